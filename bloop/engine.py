@@ -1,0 +1,365 @@
+"""Engine: binds models to tables and runs every operation. Binding state is per engine (bloop bug B7)."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, TypeVar
+
+from . import signals
+from .conditions import Condition, ConditionRenderer
+from .exceptions import (
+    ConstraintViolation,
+    InvalidModel,
+    InvalidStream,
+    InvalidSync,
+    InvalidTemplate,
+    ItemTooLarge,
+    MissingObjects,
+    TableMismatch,
+)
+from .models import (
+    BaseModel,
+    clear_marks,
+    dump_changes,
+    dump_key,
+    settle_after_save,
+    unpack_from_dynamodb,
+)
+from .search import QueryIterator, ScanIterator, Search
+from .session import RetryPolicy, SessionWrapper
+from .tables import compare_tables, create_table_request, expected_stream_view, table_status_problems
+from .transactions import ReadTransaction, WriteTransaction
+from .util import MAX_ITEM_SIZE, walk_subclasses, wire_size
+
+__all__ = ["Engine", "BoundTable"]
+
+M = TypeVar("M", bound=BaseModel)
+SYNC_SAVE = {None: "NONE", "new": "ALL_NEW", "old": "ALL_OLD"}
+SYNC_DELETE = {None: "NONE", "old": "ALL_OLD"}
+
+
+@dataclass
+class BoundTable:
+    """What an engine learned about a model's table when it bound it."""
+
+    table_name: str
+    stream_arn: str | None = None
+    description: dict | None = None
+
+
+def _validate_template(template: Any) -> Callable[[Any], str]:
+    if callable(template):
+        return template
+    if isinstance(template, str):
+        if "{table_name}" not in template:
+            raise InvalidTemplate(f"table_name_template {template!r} must contain '{{table_name}}'")
+        return lambda model: template.format(table_name=model.Meta.table_name)
+    raise InvalidTemplate(f"table_name_template must be a string with '{{table_name}}' or a callable, "
+                          f"not {template!r}")
+
+
+class Engine:
+    """Binds models to DynamoDB tables and loads, saves, deletes, searches and streams their objects."""
+
+    def __init__(self, *, dynamodb: Any = None, dynamodbstreams: Any = None,
+                 table_name_template: str | Callable[[Any], str] = "{table_name}",
+                 retry: RetryPolicy | None = None, bind_timeout: float = 300.0) -> None:
+        self._table_name = _validate_template(table_name_template)
+        self.table_name_template = table_name_template
+        self.session = SessionWrapper(dynamodb=dynamodb, dynamodbstreams=dynamodbstreams, retry=retry)
+        self.bind_timeout = bind_timeout
+        self._bound: dict[Any, BoundTable] = {}
+
+    # ------------------------------------------------------------------------------------ binding
+    def _compute_table_name(self, model: Any) -> str:
+        name = self._table_name(model)
+        if not isinstance(name, str) or not name:
+            raise InvalidTemplate(f"table_name_template returned {name!r} for {model.__name__}; it must be a str")
+        return name
+
+    def bind(self, model: type[BaseModel], *, skip_table_setup: bool = False) -> None:
+        """Create or check the tables of ``model`` and every concrete subclass, then bind them to this engine."""
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            raise InvalidModel(f"bind takes a BaseModel subclass, not {model!r}")
+        models = [m for m in [model, *walk_subclasses(model)] if not m.Meta.abstract]
+        for m in models:
+            signals.before_create_table.send(self, engine=self, model=m)
+        # names are computed after the signal so a handler may rename the table (bloop bug B13)
+        names = {m: self._compute_table_name(m) for m in models}
+        if not skip_table_setup:
+            created = set()
+            for m in models:
+                table_name = names[m]
+                if table_name not in created and self.session.create_table(create_table_request(table_name, m)):
+                    created.add(table_name)
+            descriptions = {name: self._wait_for_table(name) for name in set(names.values())}
+            for m in models:
+                table_name = names[m]
+                if table_name in created:
+                    self._enable_extras(m, table_name)
+                description = descriptions[table_name]
+                problems = compare_tables(
+                    m, description,
+                    ttl=self.session.describe_ttl(table_name) if m.Meta.ttl else None,
+                    backups=self.session.describe_backups(table_name) if m.Meta.backups else None)
+                if problems:
+                    raise TableMismatch(
+                        f"table {table_name!r} does not match {m.__name__}: " + "; ".join(problems) +
+                        ". bloop never alters an existing table: change the model, or migrate the table")
+                stream_arn = description.get("LatestStreamArn") if expected_stream_view(m) else None
+                self._bound[m] = BoundTable(table_name, stream_arn, description)
+                signals.model_validated.send(self, engine=self, model=m)
+        else:
+            for m in models:
+                self._bound[m] = BoundTable(names[m])
+        for m in models:
+            signals.model_bound.send(self, engine=self, model=m)
+
+    def _enable_extras(self, model: Any, table_name: str) -> None:
+        meta = model.Meta
+        if meta.ttl:
+            self.session.enable_ttl(table_name, meta.ttl["column"].dynamo_name)
+        if meta.backups and meta.backups["enabled"]:
+            self.session.enable_backups(table_name)
+
+    def _wait_for_table(self, table_name: str) -> dict:
+        """Poll DescribeTable with capped exponential backoff until the table and its GSIs are ACTIVE."""
+        deadline = time.monotonic() + self.bind_timeout
+        delay = 0.05
+        while True:
+            description = self.session.describe_table(table_name)
+            problems = table_status_problems(description)
+            if not problems:
+                return description
+            if time.monotonic() + delay > deadline:
+                raise TableMismatch(f"table {table_name!r} was not usable after {self.bind_timeout}s: "
+                                    + "; ".join(problems))
+            self.session.retry.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+    def _binding(self, model: Any) -> BoundTable:
+        found = self._bound.get(model)
+        if found is None:
+            if not (isinstance(model, type) and issubclass(model, BaseModel)):
+                raise InvalidModel(f"expected a model class, got {model!r}")
+            if model.Meta.abstract:
+                raise InvalidModel(f"{model.__name__} is abstract; use a concrete subclass")
+            raise InvalidModel(f"{model.__name__} is not bound to this engine; call engine.bind({model.__name__})")
+        return found
+
+    def _check_object(self, obj: Any) -> None:
+        model = type(obj)
+        if not isinstance(obj, BaseModel):
+            raise InvalidModel(f"expected an instance of a model, got {obj!r}")
+        if model.Meta.abstract:
+            raise InvalidModel(f"{model.__name__} is abstract; its instances can't be saved, loaded or deleted")
+        self._binding(model)
+
+    # -------------------------------------------------------------------------------------- writes
+    def _unique(self, objs: Iterable[Any]) -> list[Any]:
+        seen, unique = set(), []
+        for obj in objs:
+            if id(obj) not in seen:
+                seen.add(id(obj))
+                unique.append(obj)
+        for obj in unique:
+            self._check_object(obj)
+        return unique
+
+    def _render_save(self, obj: Any, condition: Any, sync: Any) -> dict:
+        renderer = ConditionRenderer(self)
+        changes = dump_changes(obj, renderer.context)
+        request: dict[str, Any] = {
+            "TableName": self._binding(type(obj)).table_name,
+            "Key": dump_key(obj, renderer.context),
+            "ReturnValues": SYNC_SAVE[sync],
+        }
+        size = sum(len(k) + wire_size(v) for k, v in request["Key"].items())
+        size += sum(len(c.dynamo_name) + wire_size(a.value) for c, a in changes.items() if a.value is not None)
+        if size > MAX_ITEM_SIZE:
+            biggest = max(changes, key=lambda c: wire_size(changes[c].value) if changes[c].value else 0)
+            raise ItemTooLarge(
+                f"saving {type(obj).__name__} would write about {size} bytes, over DynamoDB's 400 KB item limit "
+                f"(largest column: {biggest.name!r}); keep large values in S3 (e.g. an S3-backed column) "
+                "and store a pointer")
+        renderer.condition_expression("ConditionExpression", condition)
+        renderer.update_expression(changes)
+        request.update(renderer.output)
+        return request
+
+    def save(self, *objs: Any, condition: Condition | None = None, sync: str | None = None) -> None:
+        """UpdateItem per object with the columns changed since it was last loaded or saved.
+
+        ``sync="new"`` / ``"old"`` reloads the object from the item after / before the write.
+        Every object is validated and rendered before the first request is sent.
+        """
+        if sync not in SYNC_SAVE:
+            raise InvalidSync(f'sync must be None, "new" or "old", not {sync!r}')
+        _check_condition(condition)
+        objs = self._unique(objs)
+        requests = [self._render_save(obj, condition, sync) for obj in objs]
+        for obj, request in zip(objs, requests):
+            self._send_save(obj, request, condition, sync)
+
+    def _send_save(self, obj: Any, request: dict, condition: Any, sync: Any) -> None:
+        if "UpdateExpression" in request:
+            try:
+                attributes = self.session.save_item(request)
+            except ConstraintViolation as error:
+                error.obj = obj
+                raise
+        else:
+            attributes = self._ensure_exists(obj, request, condition, sync)
+        if sync and attributes is not None:
+            unpack_from_dynamodb(attrs=attributes, expected=type(obj).Meta.columns, obj=obj, engine=self)
+        settle_after_save(obj)
+        signals.object_saved.send(self, engine=self, obj=obj)
+
+    def _ensure_exists(self, obj: Any, request: dict, condition: Any, sync: Any) -> dict | None:
+        """Save of an object with nothing but its key: create the item if absent, keep it if present.
+
+        An UpdateItem without an UpdateExpression does this on DynamoDB but not everywhere (moto answers
+        HTTP 500), so this uses a PutItem that only succeeds when the item is absent.
+        """
+        model = type(obj)
+        renderer = ConditionRenderer(self)
+        absent = model.Meta.hash_key == None  # noqa: E711 - renders attribute_not_exists
+        renderer.condition_expression("ConditionExpression", absent & condition if condition else absent)
+        put = {"TableName": request["TableName"], "Item": request["Key"],
+               "ReturnValuesOnConditionCheckFailure": "ALL_OLD", **renderer.output}
+        try:
+            self.session.put_item(put)
+            return request["Key"] if sync == "new" else None
+        except ConstraintViolation as error:
+            cause = error.__cause__
+            existing = getattr(cause, "response", {}).get("Item")
+            if existing is None:
+                error.obj = obj
+                raise  # the item is absent, so the user's condition failed
+        if condition:
+            check = ConditionRenderer(self)
+            check.condition_expression("ConditionExpression", condition)
+            body = {"TableName": request["TableName"], "Key": request["Key"], **check.output}
+            try:
+                self.session.transaction_write([{"ConditionCheck": body}], _request_token())
+            except Exception as error:
+                raise ConstraintViolation(f"the condition was not met (saving {obj!r})", obj) from error
+        return existing
+
+    def delete(self, *objs: Any, condition: Condition | None = None, sync: str | None = None) -> None:
+        """DeleteItem per object; deleting a missing item succeeds. ``sync="old"`` loads what was deleted."""
+        if sync not in SYNC_DELETE:
+            raise InvalidSync(f'delete takes sync=None or "old", not {sync!r}')
+        _check_condition(condition)
+        objs = self._unique(objs)
+        requests = []
+        for obj in objs:
+            renderer = ConditionRenderer(self)
+            request = {"TableName": self._binding(type(obj)).table_name, "Key": dump_key(obj, renderer.context),
+                       "ReturnValues": SYNC_DELETE[sync]}
+            renderer.condition_expression("ConditionExpression", condition)
+            request.update(renderer.output)
+            requests.append(request)
+        for obj, request in zip(objs, requests):
+            try:
+                attributes = self.session.delete_item(request)
+            except ConstraintViolation as error:
+                error.obj = obj
+                raise
+            if sync and attributes is not None:
+                unpack_from_dynamodb(attrs=attributes, expected=type(obj).Meta.columns, obj=obj, engine=self)
+            clear_marks(obj)
+            signals.object_deleted.send(self, engine=self, obj=obj)
+
+    # --------------------------------------------------------------------------------------- reads
+    def load(self, *objs: Any, consistent: bool = False) -> None:
+        """Fill the objects from their items (BatchGetItem, 100 keys a call); raises MissingObjects."""
+        objs = self._unique(objs)
+        wanted: dict[tuple, list[Any]] = {}
+        request: dict[str, dict] = {}
+        for obj in objs:
+            table_name = self._binding(type(obj)).table_name
+            key = dump_key(obj, {"engine": self})
+            identity = (table_name, _key_identity(key))
+            if identity not in wanted:
+                request.setdefault(table_name, {"Keys": [], "ConsistentRead": bool(consistent)})["Keys"].append(key)
+            wanted.setdefault(identity, []).append(obj)
+        if not request:
+            return
+        response = self.session.load_items(request)
+        for table_name, items in response.items():
+            for item in items:
+                for obj in wanted.pop((table_name, _key_identity_of(item, wanted, table_name)), []):
+                    unpack_from_dynamodb(attrs=item, expected=type(obj).Meta.columns, obj=obj, engine=self)
+        if wanted:
+            missing = [obj for group in wanted.values() for obj in group]
+            raise MissingObjects(f"{len(missing)} object(s) were not found", objects=missing)
+
+    def query(self, model_or_index: Any, key: Condition, *, filter: Condition | None = None,
+              projection: Any = "all", consistent: bool = False, forward: bool = True) -> QueryIterator:
+        model = getattr(model_or_index, "model", None) or model_or_index
+        self._binding(model)
+        search = Search("query", self, model_or_index, key=key, filter=filter, projection=projection,
+                        consistent=consistent, forward=forward)
+        return search.prepare()  # type: ignore[return-value]
+
+    def scan(self, model_or_index: Any, *, filter: Condition | None = None, projection: Any = "all",
+             consistent: bool = False, parallel: tuple[int, int] | None = None) -> ScanIterator:
+        model = getattr(model_or_index, "model", None) or model_or_index
+        self._binding(model)
+        search = Search("scan", self, model_or_index, filter=filter, projection=projection,
+                        consistent=consistent, parallel=parallel)
+        return search.prepare()  # type: ignore[return-value]
+
+    def transaction(self, mode: str = "w") -> WriteTransaction | ReadTransaction:
+        if mode == "w":
+            return WriteTransaction(self)
+        if mode == "r":
+            return ReadTransaction(self)
+        raise ValueError(f'transaction mode must be "w" or "r", not {mode!r}')
+
+    # ------------------------------------------------------------------------------------- streams
+    def stream_arn(self, model: Any) -> str:
+        """The stream this engine bound for ``model``."""
+        binding = self._binding(model)
+        if not model.Meta.stream:
+            raise InvalidStream(f"{model.__name__} has no stream; declare Meta.stream = {{'include': [...]}}")
+        if not binding.stream_arn:
+            raise InvalidStream(f"{model.__name__} was bound without table setup, so its stream ARN is unknown; "
+                                "bind it without skip_table_setup")
+        return binding.stream_arn
+
+    def stream(self, model: Any, position: Any) -> Any:
+        """A Stream over the model's table stream, moved to ``position``."""
+        from .stream import Stream
+        self.stream_arn(model)
+        stream = Stream(model=model, engine=self)
+        stream.move_to(position)
+        return stream
+
+
+def _check_condition(condition: Any) -> None:
+    if condition is not None and not isinstance(condition, Condition):
+        from .exceptions import InvalidCondition
+        raise InvalidCondition(f"condition must be a bloop condition (e.g. Model.col == value), not {condition!r}")
+
+
+def _key_identity(key: dict) -> tuple:
+    return tuple(sorted((name, repr(value)) for name, value in key.items()))
+
+
+def _key_identity_of(item: dict, wanted: dict, table_name: str) -> tuple:
+    """The identity of a returned item, using the key names of the objects requested from its table."""
+    for table, identity in wanted:
+        if table == table_name:
+            names = [name for name, _ in identity]
+            return tuple(sorted((name, repr(item.get(name))) for name in names))
+    return ()
+
+
+def _request_token() -> str:
+    import uuid
+    return uuid.uuid4().hex
+
+
+

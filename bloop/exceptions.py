@@ -1,0 +1,105 @@
+"""Every error a user can catch. Each message says what went wrong and how to fix it."""
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+
+class BloopException(Exception):
+    """Base class for every error bloop raises on purpose."""
+
+
+class ConstraintViolation(BloopException):
+    """A condition on a write failed, or first()/one() found the wrong number of results."""
+
+    def __init__(self, message: str, obj: Any = None) -> None:
+        super().__init__(message)
+        self.obj = obj
+
+
+class TransactionCanceled(BloopException):
+    """DynamoDB canceled a transaction; ``reasons`` holds one entry per item when DynamoDB sent them."""
+
+    def __init__(self, message: str = "The transaction was canceled.", reasons: list | None = None) -> None:
+        super().__init__(message)
+        self.reasons = reasons or []
+
+
+class TransactionTokenExpired(BloopException):
+    """A prepared write transaction is too old to commit idempotently (about 10 minutes)."""
+
+
+class MissingObjects(BloopException):
+    """Some objects were not found; ``objects`` holds them."""
+
+    def __init__(self, message: str = "Failed to load some objects.", objects: Iterable | None = None) -> None:
+        super().__init__(message)
+        self.objects = list(objects or [])
+
+
+class TableMismatch(BloopException):
+    """An existing table does not provide what the model declares."""
+
+
+class RecordsExpired(BloopException):
+    """The requested stream position is older than the stream's retention (24 hours)."""
+
+
+class ShardIteratorExpired(BloopException):
+    """A shard iterator was used more than 15 minutes after it was issued."""
+
+
+class RetryLimitExceeded(BloopException):
+    """Throttling or unprocessed items persisted past the retry bound; safe to retry the whole call later."""
+
+    def __init__(self, message: str, operation: str = "", unprocessed: Any = None) -> None:
+        super().__init__(message)
+        self.operation = operation
+        self.unprocessed = unprocessed
+
+
+class ItemTooLarge(BloopException, ValueError):
+    """An item would exceed DynamoDB's 400 KB limit; raised before any request is sent."""
+
+
+class InvalidSearch(BloopException, ValueError):
+    """A query or scan was built with invalid arguments."""
+
+
+class MissingKey(BloopException, ValueError):
+    """An object has no value for one of its key columns."""
+
+
+class InvalidModel(BloopException, ValueError):
+    """A model declaration is invalid, or a model can't be used the way it was asked to."""
+
+
+class InvalidTemplate(BloopException, ValueError):
+    """A table name template is not a string with ``{table_name}`` or a callable."""
+
+
+class InvalidStream(BloopException, ValueError):
+    """The model has no stream, or a token belongs to another stream."""
+
+
+class InvalidShardIterator(BloopException, ValueError):
+    """A shard iterator is malformed."""
+
+
+class InvalidCondition(BloopException, ValueError):
+    """A condition can't be built or rendered (wrong operand, unsupported operation)."""
+
+
+class InvalidPosition(BloopException, ValueError):
+    """A stream position or search token is not one bloop can move to."""
+
+
+class InvalidSync(BloopException, ValueError):
+    """``sync`` was not None, "new" or "old"."""
+
+
+class UnknownType(BloopException, ValueError):
+    """A DynamoDB wire value has a type tag bloop does not know."""
+
+
+class InvalidTransaction(BloopException, RuntimeError):
+    """A transaction was built in a way DynamoDB would reject (too many items, one item twice, nothing to do)."""

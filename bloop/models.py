@@ -1,0 +1,659 @@
+"""Models, columns and indexes: the declarative layer. Pure: no I/O.
+
+Each model class gets its own ``Meta`` (never inherited), validated when the class is created.
+Change tracking lives on each instance (no global state): setting or deleting a column marks it;
+loading from DynamoDB and saving clear the marks, so a save sends only what changed since.
+"""
+from __future__ import annotations
+
+import copy
+import typing
+from typing import Any, Callable, ClassVar, Generic, Iterable, TypeVar, overload
+
+import declare
+
+from . import signals
+from .actions import Action, ActionType
+from .conditions import ComparisonMixin
+from .exceptions import InvalidModel, MissingKey
+from .types import DateTime, Type
+from .util import missing
+
+__all__ = [
+    "BaseModel", "Column", "GlobalSecondaryIndex", "LocalSecondaryIndex", "Index", "IMeta",
+    "bind_column", "bind_index", "unbind", "refresh_index", "unpack_from_dynamodb",
+]
+
+T = TypeVar("T")
+M = TypeVar("M", bound="BaseModel")
+
+_MARKED = "_bloop_marked"  # per-instance set of column names changed since the last load/save
+STREAM_VIEWS = {
+    frozenset({"keys"}): "KEYS_ONLY",
+    frozenset({"new"}): "NEW_IMAGE",
+    frozenset({"old"}): "OLD_IMAGE",
+    frozenset({"new", "old"}): "NEW_AND_OLD_IMAGES",
+}
+
+
+def marked(obj: Any) -> set:
+    """The names of the columns of ``obj`` changed since it was last loaded or saved."""
+    found = obj.__dict__.get(_MARKED)
+    if found is None:
+        found = obj.__dict__[_MARKED] = set()
+    return found
+
+
+def clear_marks(obj: Any, names: Iterable[str] | None = None) -> None:
+    if names is None:
+        obj.__dict__.pop(_MARKED, None)
+    else:
+        marked(obj).difference_update(names)
+
+
+# -------------------------------------------------------------------------------------------- columns
+class Column(ComparisonMixin, declare.Declare[T], Generic[T]):
+    """A typed attribute. ``Column(String, hash_key=True)``; reading an unset attribute raises AttributeError.
+
+    Built on ``declare.Declare`` for its typed descriptor protocol (``Column[T]`` so that type checkers see
+    ``user.email`` as ``str``); bloop's own ``__get__``/``__set__`` give bloop's semantics (unset is not a
+    default, every assignment marks the column, ``object_modified`` fires).
+    """
+
+    model: Any
+    name: str
+
+    @overload
+    def __init__(self: Column[T], typedef: type[Type[T]], hash_key: bool = ..., range_key: bool = ...,
+                 dynamo_name: str | None = ..., default: Any = ...) -> None: ...
+
+    @overload
+    def __init__(self: Column[T], typedef: Type[T], hash_key: bool = ..., range_key: bool = ...,
+                 dynamo_name: str | None = ..., default: Any = ...) -> None: ...
+
+    def __init__(self, typedef: Any, hash_key: bool = False, range_key: bool = False,
+                 dynamo_name: str | None = None, default: Any = missing) -> None:
+        declare.Declare.__init__(self, default)
+        if isinstance(typedef, type) and issubclass(typedef, Type):
+            typedef = typedef()
+        if not isinstance(typedef, Type):
+            raise TypeError(f"Column expected a bloop Type (e.g. String or String()), got {typedef!r}")
+        if hash_key and range_key:
+            raise InvalidModel("a Column can't be both hash_key and range_key")
+        self.typedef = typedef
+        self.hash_key = bool(hash_key)
+        self.range_key = bool(range_key)
+        self._dynamo_name = dynamo_name
+        self.default = default
+        self.model = None
+        self.name = None  # type: ignore[assignment]
+
+    def _path_target(self) -> tuple[Any, tuple, Any]:
+        return self, (), self.typedef
+
+    @property
+    def dynamo_name(self) -> str:
+        return self._dynamo_name or self.name
+
+    def __set_name__(self, owner: Any, name: str) -> None:
+        self.name = name
+        self._name = name
+
+    @overload
+    def __get__(self, obj: None, objtype: Any = None) -> Column[T]: ...
+
+    @overload
+    def __get__(self, obj: object, objtype: Any = None) -> T: ...
+
+    def __get__(self, obj: Any, objtype: Any = None) -> Any:
+        if obj is None:
+            return self
+        try:
+            return obj.__dict__[self.name]
+        except KeyError:
+            raise AttributeError(f"{type(obj).__name__!r} object has no attribute {self.name!r}") from None
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        obj.__dict__[self.name] = value
+        marked(obj).add(self.name)
+        signals.object_modified.send(self, obj=obj, column=self, value=value)
+
+    def __delete__(self, obj: Any) -> None:
+        obj.__dict__.pop(self.name, None)
+        marked(obj).add(self.name)
+        signals.object_modified.send(self, obj=obj, column=self, value=None)
+
+    def __copy__(self) -> Column[T]:
+        clone = self.__class__.__new__(self.__class__)
+        clone.__dict__.update(self.__dict__)
+        clone.model = None
+        clone.name = None
+        return clone
+
+    def __repr__(self) -> str:
+        flags = "=hash" if self.hash_key else "=range" if self.range_key else ""
+        owner = getattr(self.model, "__name__", "?")
+        return f"<Column[{owner}.{self.name}{flags}]>"
+
+    def default_value(self) -> Any:
+        return self.default() if callable(self.default) else self.default
+
+
+# -------------------------------------------------------------------------------------------- indexes
+class Index:
+    """Common parts of GSIs and LSIs; key columns are given by name or Column and resolved late."""
+
+    def __init__(self, *, projection: Any, hash_key: Any = None, range_key: Any = None,
+                 dynamo_name: str | None = None, **kwargs: Any) -> None:
+        self.model: Any = None
+        self.name: str | None = None
+        self._dynamo_name = dynamo_name
+        self._hash_key = hash_key
+        self._range_key = range_key
+        self.hash_key: Any = None
+        self.range_key: Any = None
+        self.projection: dict[str, Any] = _validate_projection(projection)
+        self.read_units = kwargs.pop("read_units", None)
+        self.write_units = kwargs.pop("write_units", None)
+        if kwargs:
+            raise InvalidModel(f"unexpected index arguments {sorted(kwargs)}")
+
+    @property
+    def dynamo_name(self) -> str:
+        return self._dynamo_name or self.name  # type: ignore[return-value]
+
+    @property
+    def keys(self) -> set:
+        return {c for c in (self.hash_key, self.range_key) if c is not None}
+
+    def __set_name__(self, owner: Any, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, objtype: Any = None) -> Any:
+        if obj is None:
+            return self
+        raise AttributeError(f"{type(obj).__name__}.{self.name} is an index; it has no value on an instance")
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        raise AttributeError(f"{type(obj).__name__}.{self.name} is an index; it can't be set")
+
+    def __delete__(self, obj: Any) -> None:
+        raise AttributeError(f"{type(obj).__name__}.{self.name} is an index; it can't be deleted")
+
+    def __copy__(self) -> Index:
+        clone = self.__class__.__new__(self.__class__)
+        clone.__dict__.update(self.__dict__)
+        clone.projection = dict(self.projection)
+        clone.model = None
+        clone.name = None
+        clone.hash_key = clone.range_key = None
+        return clone
+
+    def __repr__(self) -> str:
+        kind = "GSI" if isinstance(self, GlobalSecondaryIndex) else "LSI"
+        owner = getattr(self.model, "__name__", "?")
+        return f"<{kind}[{owner}.{self.name}={self.projection['mode']}]>"
+
+
+class GlobalSecondaryIndex(Index):
+    """An index with its own hash key (and optional range key) and its own throughput."""
+
+    def __init__(self, *, projection: Any, hash_key: Any, range_key: Any = None, read_units: int | None = None,
+                 write_units: int | None = None, dynamo_name: str | None = None) -> None:
+        super().__init__(projection=projection, hash_key=hash_key, range_key=range_key, dynamo_name=dynamo_name,
+                         read_units=read_units, write_units=write_units)
+
+
+class LocalSecondaryIndex(Index):
+    """An index sharing the table's hash key with another range key; ``strict=False`` reads all columns."""
+
+    def __init__(self, *, projection: Any, range_key: Any, dynamo_name: str | None = None, strict: bool = True,
+                 **kwargs: Any) -> None:
+        for bad in ("hash_key", "read_units", "write_units"):
+            if bad in kwargs:
+                raise InvalidModel(f"LocalSecondaryIndex takes no {bad!r}: an LSI shares it with the table")
+        super().__init__(projection=projection, range_key=range_key, dynamo_name=dynamo_name, **kwargs)
+        self.projection["strict"] = strict
+
+    @property
+    def read_units(self) -> int | None:
+        return getattr(self.model.Meta, "read_units", None) if self.model else None
+
+    @read_units.setter
+    def read_units(self, value: Any) -> None:
+        pass
+
+    @property
+    def write_units(self) -> int | None:
+        return getattr(self.model.Meta, "write_units", None) if self.model else None
+
+    @write_units.setter
+    def write_units(self, value: Any) -> None:
+        pass
+
+
+def _validate_projection(projection: Any) -> dict[str, Any]:
+    if projection in ("all", "keys"):
+        return {"mode": projection, "included": None, "available": None, "strict": True}
+    if isinstance(projection, str) or not isinstance(projection, Iterable):
+        raise InvalidModel(f'index projection must be "all", "keys" or a list of columns, not {projection!r}')
+    items = list(projection)
+    if not items:
+        raise InvalidModel('an "include" projection needs at least one column; use "keys" for none')
+    if all(isinstance(i, str) for i in items) or all(isinstance(i, Column) for i in items):
+        return {"mode": "include", "included": items, "available": None, "strict": True}
+    raise InvalidModel(f"index projection mixes names and Columns: {items!r}; use one or the other")
+
+
+# ----------------------------------------------------------------------------------------------- Meta
+class IMeta:
+    """What ``Model.Meta`` holds after class creation (for type hints and documentation)."""
+
+    abstract: bool
+    table_name: str
+    read_units: int | None
+    write_units: int | None
+    billing: dict | None
+    stream: dict | None
+    ttl: dict | None
+    encryption: dict | None
+    backups: dict | None
+    init: Callable[[], Any]
+    model: Any
+    hash_key: Any
+    range_key: Any
+    keys: set
+    columns: set
+    columns_by_name: dict
+    columns_by_dynamo_name: dict
+    indexes: set
+    gsis: set
+    lsis: set
+    projection: dict
+
+
+def _resolve_column(model: Any, ref: Any, what: str) -> Column:
+    meta = model.Meta
+    if isinstance(ref, Column):
+        ref = ref.name
+    column = meta.columns_by_name.get(ref) if isinstance(ref, str) else None
+    if column is None:
+        raise InvalidModel(f"{model.__name__}: {what} refers to {ref!r}, which is not a column of the model")
+    return column
+
+
+def _setup_meta(cls: Any) -> Any:
+    meta = cls.__dict__.get("Meta")
+    if meta is None:
+        meta = type("Meta", (), {})
+        cls.Meta = meta
+    defaults = {
+        "abstract": False, "table_name": cls.__name__, "read_units": None, "write_units": None,
+        "billing": None, "stream": None, "ttl": None, "encryption": None, "backups": None,
+    }
+    for key, value in defaults.items():
+        if key not in meta.__dict__:
+            setattr(meta, key, value)
+    if "init" not in meta.__dict__:
+        meta.init = lambda: cls.__new__(cls)
+    meta.model = cls
+    return meta
+
+
+def _collect(cls: Any) -> tuple[dict[str, Column], dict[str, Index]]:
+    """Columns and indexes by attribute name: inherited ones copied, local ones winning, None hiding."""
+    found: dict[str, Any] = {}
+    for base in reversed(cls.__mro__[1:]):
+        if base is object:
+            continue
+        for name, value in vars(base).items():
+            if isinstance(value, (Column, Index)):
+                found[name] = ("inherited", value)
+            elif name in found and name != "Meta":
+                del found[name]  # a later base hid it
+    columns: dict[str, Column] = {}
+    indexes: dict[str, Index] = {}
+    for name, (_, value) in found.items():
+        if name in cls.__dict__:
+            continue
+        clone = copy.copy(value)
+        clone.__set_name__(cls, name)
+        setattr(cls, name, clone)
+        (columns if isinstance(clone, Column) else indexes)[name] = clone
+    for name, value in cls.__dict__.items():
+        if isinstance(value, Column):
+            columns[name] = value
+        elif isinstance(value, Index):
+            indexes[name] = value
+    return columns, indexes
+
+
+def setup_model(cls: Any) -> None:
+    meta = _setup_meta(cls)
+    columns, indexes = _collect(cls)
+    meta.columns = set()
+    meta.columns_by_name = {}
+    meta.columns_by_dynamo_name = {}
+    meta.indexes, meta.gsis, meta.lsis = set(), set(), set()
+    meta.hash_key = meta.range_key = None
+    meta.keys = set()
+    for name, column in columns.items():
+        column.model = cls
+        column.name = column._name = name
+        other = meta.columns_by_dynamo_name.get(column.dynamo_name)
+        if other is not None:
+            raise InvalidModel(
+                f"{cls.__name__}: columns {other.name!r} and {name!r} both use the DynamoDB name "
+                f"{column.dynamo_name!r}; give one of them another dynamo_name")
+        for flag in ("hash_key", "range_key"):
+            if getattr(column, flag):
+                current = getattr(meta, flag)
+                if current is not None:
+                    raise InvalidModel(
+                        f"{cls.__name__}: both {current.name!r} and {name!r} are marked {flag}; a model has one")
+                if column.typedef.backing_type not in ("S", "N", "B"):
+                    raise InvalidModel(
+                        f"{cls.__name__}.{name}: a {flag} must be a String, Number or Binary type, "
+                        f"not {column.typedef!r}")
+                setattr(meta, flag, column)
+        meta.columns.add(column)
+        meta.columns_by_name[name] = column
+        meta.columns_by_dynamo_name[column.dynamo_name] = column
+    meta.keys = {c for c in (meta.hash_key, meta.range_key) if c is not None}
+    if not meta.abstract and meta.hash_key is None:
+        raise InvalidModel(
+            f"{cls.__name__} has no hash key; mark one column Column(..., hash_key=True) "
+            "or declare Meta.abstract = True")
+    for name, index in indexes.items():
+        index.model = cls
+        index.name = name
+        _bind_index(cls, index)
+    meta.projection = {"mode": "all", "included": meta.columns, "available": meta.columns, "strict": True}
+    _validate_meta(cls, meta)
+    meta._compiled = None
+
+
+def _bind_index(cls: Any, index: Index) -> None:
+    meta = cls.Meta
+    where = f"{cls.__name__}.{index.name}"
+    if isinstance(index, LocalSecondaryIndex):
+        if meta.range_key is None:
+            raise InvalidModel(f"{where}: a LocalSecondaryIndex needs the model to have a range key")
+        index.hash_key = meta.hash_key
+    else:
+        index.hash_key = _resolve_column(cls, index._hash_key, f"{where} hash_key")
+    if index._range_key is not None:
+        index.range_key = _resolve_column(cls, index._range_key, f"{where} range_key")
+    for key in index.keys:
+        if key.typedef.backing_type not in ("S", "N", "B"):
+            raise InvalidModel(f"{where}: index key {key.name!r} must be a String, Number or Binary type")
+    for other in meta.indexes:
+        if other.dynamo_name == index.dynamo_name and other is not index:
+            raise InvalidModel(f"{cls.__name__}: two indexes are named {index.dynamo_name!r}")
+    refresh_index(meta, index)
+    meta.indexes.add(index)
+    (meta.lsis if isinstance(index, LocalSecondaryIndex) else meta.gsis).add(index)
+
+
+def refresh_index(meta: Any, index: Index) -> None:
+    """Recompute the index's projection after columns change."""
+    projection = index.projection
+    mode = projection["mode"]
+    keys = set(meta.keys) | index.keys
+    if mode == "all":
+        included = set(meta.columns)
+    elif mode == "keys":
+        included = keys
+    else:
+        names = projection.get("names")
+        if names is None:
+            names = projection["names"] = [c.name if isinstance(c, Column) else c for c in projection["included"]]
+        included = keys | {_resolve_column(meta.model, n, f"{meta.model.__name__}.{index.name} projection")
+                           for n in names}
+    projection["included"] = included
+    strict = projection.get("strict", True)
+    projection["available"] = included if strict else set(meta.columns)
+
+
+def _validate_meta(cls: Any, meta: Any) -> None:
+    name = cls.__name__
+    if meta.billing is not None:
+        if not isinstance(meta.billing, dict) or meta.billing.get("mode") not in ("provisioned", "on_demand"):
+            raise InvalidModel(
+                f'{name}.Meta.billing must be {{"mode": "provisioned"}} or {{"mode": "on_demand"}}, '
+                f"not {meta.billing!r}")
+    if meta.stream is not None:
+        include = meta.stream.get("include") if isinstance(meta.stream, dict) else None
+        try:
+            include_set = frozenset(include)  # type: ignore[arg-type]
+        except TypeError:
+            include_set = None
+        if include_set not in STREAM_VIEWS:
+            raise InvalidModel(
+                f'{name}.Meta.stream["include"] must be one of ["keys"], ["new"], ["old"], ["new", "old"]; '
+                f"got {include!r}")
+        meta.stream["include"] = set(include_set)
+        meta.stream.setdefault("arn", None)
+    if meta.ttl is not None:
+        if not isinstance(meta.ttl, dict) or "column" not in meta.ttl:
+            raise InvalidModel(f'{name}.Meta.ttl must be {{"column": <name or Column>}}, not {meta.ttl!r}')
+        column = _resolve_column(cls, meta.ttl["column"], "Meta.ttl")
+        if column.typedef.backing_type != "N":
+            hint = " (use bloop.Timestamp, which stores epoch seconds)" if isinstance(column.typedef, DateTime) else ""
+            raise InvalidModel(f"{name}.{column.name}: the TTL column must be a number type{hint}")
+        meta.ttl["column"] = column
+    for option in ("encryption", "backups"):
+        value = getattr(meta, option)
+        if value is not None and (not isinstance(value, dict) or not isinstance(value.get("enabled"), bool)):
+            raise InvalidModel(f'{name}.Meta.{option} must be {{"enabled": True|False}}, not {value!r}')
+    for units in ("read_units", "write_units"):
+        value = getattr(meta, units)
+        if value is not None and (not isinstance(value, int) or value < 1):
+            raise InvalidModel(f"{name}.Meta.{units} must be a positive int or None, not {value!r}")
+
+
+def bind_column(model: Any, name: str, column: Column, force: bool = False, recursive: bool = False,
+                copy: bool = False) -> Column:
+    """Add a column to a model class after its creation (and optionally to its subclasses)."""
+    from .util import walk_subclasses
+    if copy:
+        column = column.__copy__()
+    meta = model.Meta
+    existing = meta.columns_by_name.get(name)
+    same_dynamo = meta.columns_by_dynamo_name.get(column._dynamo_name or name)
+    if (existing is not None or same_dynamo is not None) and not force:
+        raise InvalidModel(f"{model.__name__} already has a column {name!r}; pass force=True to replace it")
+    column.__set_name__(model, name)
+    setattr(model, name, column)
+    setup_model_columns_only(model)
+    if recursive:
+        for sub in walk_subclasses(model):
+            bind_column(sub, name, column, force=True, recursive=False, copy=True)
+    return column
+
+
+def bind_index(model: Any, name: str, index: Index, force: bool = False, recursive: bool = True,
+               copy: bool = False) -> Index:
+    """Add an index to a model class after its creation (by default to subclasses too)."""
+    from .util import walk_subclasses
+    if copy:
+        index = index.__copy__()
+    if any(i.name == name for i in model.Meta.indexes) and not force:
+        raise InvalidModel(f"{model.__name__} already has an index {name!r}; pass force=True to replace it")
+    index.__set_name__(model, name)
+    setattr(model, name, index)
+    setup_model_columns_only(model)
+    if recursive:
+        for sub in walk_subclasses(model):
+            bind_index(sub, name, index, force=True, recursive=False, copy=True)
+    return index
+
+
+def unbind(meta: Any, name: str | None = None, dynamo_name: str | None = None) -> None:
+    """Remove a column or index by python name or DynamoDB name."""
+    model = meta.model
+    target = None
+    for attr in list(meta.columns) + list(meta.indexes):
+        if (name is not None and attr.name == name) or (dynamo_name is not None and attr.dynamo_name == dynamo_name):
+            target = attr
+    if target is None:
+        raise InvalidModel(f"{model.__name__} has no column or index {name or dynamo_name!r}")
+    if target in meta.keys:
+        raise InvalidModel(f"can't unbind {model.__name__}.{target.name}: it is a key column")
+    delattr(model, target.name)
+    setup_model_columns_only(model)
+
+
+def setup_model_columns_only(model: Any) -> None:
+    """Recompute Meta after a runtime change, keeping the user's Meta options."""
+    meta = model.Meta
+    ttl = meta.ttl
+    if ttl is not None and isinstance(ttl.get("column"), Column):
+        ttl["column"] = ttl["column"].name
+    setup_model(model)
+
+
+# ------------------------------------------------------------------------------------- dump and load
+class Compiled:
+    """Per-model precomputed (name, dynamo name, loader) rows: unpacking is a tight loop, no lookups."""
+
+    __slots__ = ("rows", "by_dynamo")
+
+    def __init__(self, meta: Any) -> None:
+        self.rows = [(c.name, c.dynamo_name, c.typedef._load) for c in meta.columns]
+        self.by_dynamo = {c.dynamo_name: c for c in meta.columns}
+
+
+def compiled(meta: Any) -> Compiled:
+    found = meta.__dict__.get("_compiled")
+    if found is None:
+        found = meta._compiled = Compiled(meta)
+    return found
+
+
+def unpack_from_dynamodb(*, attrs: dict, expected: Iterable[Column] | None = None, model: Any = None,
+                         obj: Any = None, engine: Any = None, context: Any = None, **kwargs: Any) -> Any:
+    """Fill ``obj`` (or a new instance from ``model.Meta.init()``) from wire attributes.
+
+    Every expected column is set (a missing attribute loads as the type's empty value); nothing is
+    marked as changed, and ``object_loaded`` fires when an engine is given.
+    """
+    if obj is None:
+        obj = model.Meta.init()
+    meta = type(obj).Meta
+    context = context if context is not None else {"engine": engine}
+    values = obj.__dict__
+    if expected is None or expected is meta.columns:
+        for name, dynamo_name, load in compiled(meta).rows:
+            values[name] = load(attrs.get(dynamo_name), context=context)
+        values.pop(_MARKED, None)
+    else:
+        names = []
+        for column in expected:
+            values[column.name] = column.typedef._load(attrs.get(column.dynamo_name), context=context)
+            names.append(column.name)
+        clear_marks(obj, names)
+    if engine is not None:
+        signals.object_loaded.send(engine, engine=engine, obj=obj)
+    return obj
+
+
+def dump_key(obj: Any, context: Any = None) -> dict[str, Any]:
+    """The wire key of ``obj``; raises MissingKey naming the column when a key has no value."""
+    meta = type(obj).Meta
+    key = {}
+    for column in meta.keys:
+        value = obj.__dict__.get(column.name)
+        action = column.typedef._dump(value, context=context) if value is not None else None
+        if action is None or action.type is not ActionType.Set:
+            raise MissingKey(
+                f"{type(obj).__name__}.{column.name} is a key column and has no value; "
+                f"set it before saving, loading or deleting ({obj!r})")
+        key[column.dynamo_name] = action.value
+    return key
+
+
+def dump_changes(obj: Any, context: Any = None) -> dict[Column, Action]:
+    """Dumped actions for the non-key columns changed since the last load or save."""
+    meta = type(obj).Meta
+    changes = {}
+    by_name = meta.columns_by_name
+    for name in marked(obj):
+        column = by_name.get(name)
+        if column is None or column in meta.keys:
+            continue
+        changes[column] = column.typedef._dump(obj.__dict__.get(name), context=context)
+    return changes
+
+
+def dump_item(obj: Any, context: Any = None) -> dict[str, Any]:
+    """The whole item as wire attributes (PutItem form): every column that holds a storable value."""
+    item = dump_key(obj, context)
+    for column in type(obj).Meta.columns:
+        if column.dynamo_name in item:
+            continue
+        value = obj.__dict__.get(column.name)
+        if value is None:
+            continue
+        action = column.typedef._dump(value, context=context)
+        if action.type is ActionType.Set:
+            item[column.dynamo_name] = action.value
+        elif action.type is not ActionType.Remove:
+            raise ValueError(f"{type(obj).__name__}.{column.name}: {action.type.wire_key} can't be used in a "
+                             "whole-item write (batch save); use engine.save for ADD/DELETE")
+    return item
+
+
+def settle_after_save(obj: Any) -> None:
+    """After a save: actions on the object become plain values; ADD/DELETE results are unknown, so unset."""
+    values = obj.__dict__
+    for name in list(marked(obj)):
+        value = values.get(name)
+        if isinstance(value, Action):
+            if value.type is ActionType.Set:
+                values[name] = value.value
+            elif value.type is ActionType.Remove:
+                values.pop(name, None)
+            else:
+                values.pop(name, None)  # the stored result of ADD/DELETE isn't known without sync
+    clear_marks(obj)
+
+
+# ------------------------------------------------------------------------------------------ BaseModel
+class BaseModel:
+    """Base class of every model. Subclass it, declare Columns and (optionally) an inner ``class Meta``."""
+
+    Meta: ClassVar[Any]
+
+    class Meta:  # type: ignore[no-redef]
+        abstract = True
+
+    def __init__(self, **attrs: Any) -> None:
+        for column in type(self).Meta.columns:
+            value = attrs.get(column.name, missing)
+            if value is missing:
+                value = column.default_value()
+            if value is not missing:
+                setattr(self, column.name, value)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "__eq__" in cls.__dict__ and cls.__dict__.get("__hash__") is None:
+            for base in cls.__mro__[1:]:
+                if base.__dict__.get("__hash__") is not None:
+                    cls.__hash__ = base.__dict__["__hash__"]
+                    break
+        setup_model(cls)
+        signals.model_created.send(None, model=cls)
+
+    def __repr__(self) -> str:
+        meta = type(self).Meta
+        values = self.__dict__
+        shown = sorted((c.name, values[c.name]) for c in meta.columns if c.name in values)
+        return f"{type(self).__name__}({', '.join(f'{n}={v!r}' for n, v in shown)})"
+
+
+setup_model(BaseModel)
+
+if typing.TYPE_CHECKING:  # pragma: no cover
+    _ = Column  # keeps the public typing surface explicit

@@ -1,0 +1,254 @@
+"""Query and Scan: request building (validated before any call) and lazy, resumable iterators."""
+from __future__ import annotations
+
+from collections import deque
+from typing import Any, Iterator
+
+from . import signals
+from .conditions import And, BeginsWith, Between, Comparison, Condition, ConditionRenderer
+from .exceptions import ConstraintViolation, InvalidPosition, InvalidSearch
+from .models import BaseModel, Index, LocalSecondaryIndex, unpack_from_dynamodb
+
+__all__ = ["Search", "QueryIterator", "ScanIterator", "search_target"]
+
+RANGE_OPERATIONS = {"==", "<", "<=", ">", ">="}
+
+
+def search_target(model_or_index: Any) -> tuple[Any, Index | None]:
+    if isinstance(model_or_index, Index):
+        return model_or_index.model, model_or_index
+    if isinstance(model_or_index, type) and issubclass(model_or_index, BaseModel):
+        if model_or_index.Meta.abstract:
+            raise InvalidSearch(f"{model_or_index.__name__} is abstract; search a concrete model")
+        return model_or_index, None
+    raise InvalidSearch(f"search a model class or one of its indexes, not {model_or_index!r}")
+
+
+def _key_columns(model: Any, index: Index | None) -> tuple[Any, Any]:
+    if index is None:
+        return model.Meta.hash_key, model.Meta.range_key
+    return index.hash_key, index.range_key
+
+
+def _check_key_condition(model: Any, index: Index | None, key: Any) -> set:
+    """A Query key is ``hash == v`` optionally AND one range condition; returns the columns used."""
+    hash_key, range_key = _key_columns(model, index)
+    where = f"{model.__name__}" + (f".{index.name}" if index is not None else "")
+    help_text = (f"a query key must be ({hash_key.model.__name__}.{hash_key.name} == value) optionally "
+                 "& one condition on the range key (==, <, <=, >, >=, begins_with, between)")
+    if not isinstance(key, Condition) or not key:
+        raise InvalidSearch(f"query on {where} needs a key condition; {help_text}")
+    parts = key.conditions if isinstance(key, And) else [key]
+    if len(parts) > 2:
+        raise InvalidSearch(f"query key on {where} has {len(parts)} conditions; {help_text}")
+    found_hash = found_range = False
+    for part in parts:
+        column = getattr(part, "column", None)
+        if getattr(part, "path", ()) != ():
+            raise InvalidSearch(f"query keys can't use document paths; {help_text}")
+        if column is hash_key and isinstance(part, Comparison) and part.operation == "==" and part.value is not None:
+            if found_hash:
+                raise InvalidSearch(f"query key on {where} names the hash key twice; {help_text}")
+            found_hash = True
+        elif range_key is not None and column is range_key and (
+                isinstance(part, (BeginsWith, Between)) or
+                (isinstance(part, Comparison) and part.operation in RANGE_OPERATIONS and part.value is not None)):
+            if found_range:
+                raise InvalidSearch(f"query key on {where} names the range key twice; {help_text}")
+            found_range = True
+        else:
+            raise InvalidSearch(f"query key on {where} has an invalid part {part!r}; {help_text}")
+    if not found_hash:
+        raise InvalidSearch(f"query key on {where} has no condition on the hash key; {help_text}")
+    return {hash_key} | ({range_key} if found_range else set())
+
+
+class Search:
+    """Validated request for one Query or Scan."""
+
+    def __init__(self, mode: str, engine: Any, model_or_index: Any, key: Any = None, filter: Any = None,
+                 projection: Any = "all", consistent: bool = False, forward: bool = True,
+                 parallel: tuple[int, int] | None = None) -> None:
+        self.mode = mode
+        self.engine = engine
+        self.model, self.index = search_target(model_or_index)
+        self.consistent = bool(consistent)
+        if self.index is not None and not isinstance(self.index, LocalSecondaryIndex) and consistent:
+            self.consistent = False  # GSIs can't be read consistently; bloop drops the flag silently
+        source = self.index.projection if self.index is not None else self.model.Meta.projection
+        self.available = source["available"]
+        self.key = key
+        key_columns = _check_key_condition(self.model, self.index, key) if mode == "query" else set()
+        if filter is not None and not isinstance(filter, Condition):
+            raise InvalidSearch(f"filter must be a condition, not {filter!r}")
+        self.filter = filter
+        for column in (filter.iter_columns() if filter else ()):
+            if column not in self.available:
+                raise InvalidSearch(f"the filter uses {column!r}, which {self._source_name} does not project")
+            if column in key_columns:
+                raise InvalidSearch(f"the filter uses the key column {column!r}; put it in the key condition")
+        if projection == "count":
+            self.projected = None
+        elif projection == "all":
+            # the table's own column set keeps unpacking on the compiled fast path
+            self.projected = self.model.Meta.columns if self.index is None else set(source["included"])
+        else:
+            if isinstance(projection, str):
+                projection = [projection]
+            self.projected = set()
+            for item in projection:
+                column = self.model.Meta.columns_by_name.get(item) if isinstance(item, str) else item
+                if column is None or column not in self.available:
+                    raise InvalidSearch(f"can't project {item!r}: {self._source_name} does not provide it")
+                self.projected.add(column)
+            if not self.projected:
+                raise InvalidSearch("projection needs at least one column, or 'all' / 'count'")
+        self.forward = forward
+        if parallel is not None:
+            if mode != "scan":
+                raise InvalidSearch("parallel is only for scans")
+            if (not isinstance(parallel, tuple) or len(parallel) != 2 or
+                    not all(isinstance(p, int) for p in parallel) or not 0 <= parallel[0] < parallel[1]):
+                raise InvalidSearch(f"parallel must be (segment, total_segments) with 0 <= segment < total, "
+                                    f"not {parallel!r}")
+        self.parallel = parallel
+        self.request = self._render()
+
+    @property
+    def _source_name(self) -> str:
+        return f"{self.model.__name__}" + (f".{self.index.name}" if self.index is not None else "")
+
+    def _render(self) -> dict:
+        renderer = ConditionRenderer(self.engine)
+        if self.mode == "query":
+            renderer.condition_expression("KeyConditionExpression", self.key)
+        renderer.condition_expression("FilterExpression", self.filter)
+        request: dict[str, Any] = {"TableName": self.engine._compute_table_name(self.model),
+                                   "ConsistentRead": self.consistent}
+        if self.projected is None:
+            request["Select"] = "COUNT"
+        else:
+            # keys are always fetched so that ``token`` works whatever was projected (bloop bug B11)
+            keys = self.model.Meta.keys | (self.index.keys if self.index is not None else set())
+            renderer.projection_expression(set(self.projected) | keys)
+            request["Select"] = "SPECIFIC_ATTRIBUTES"
+        request.update(renderer.output)
+        if self.index is not None:
+            request["IndexName"] = self.index.dynamo_name
+        if self.mode == "query":
+            request["ScanIndexForward"] = bool(self.forward)
+        if self.parallel is not None:
+            request["Segment"], request["TotalSegments"] = self.parallel
+        return request
+
+    def prepare(self) -> SearchIterator:
+        cls = QueryIterator if self.mode == "query" else ScanIterator
+        return cls(self)
+
+
+class SearchIterator:
+    """Lazy pages of results. Iterating a second time yields nothing until ``reset()``."""
+
+    mode = ""
+
+    def __init__(self, search: Search) -> None:
+        self._search = search
+        self.engine = search.engine
+        self.model = search.model
+        self.request = search.request
+        self._key_names = [c.dynamo_name for c in
+                           (self.model.Meta.keys | (search.index.keys if search.index else set()))]
+        self.reset()
+
+    def reset(self) -> None:
+        self.buffer: deque[dict] = deque()
+        self._count = 0
+        self._scanned = 0
+        self._exclusive_start_key: dict | None = None
+        self._last_yielded_key: dict | None = None
+        self._done = False
+
+    @property
+    def exhausted(self) -> bool:
+        return self._done and not self.buffer
+
+    @property
+    def token(self) -> dict:
+        """Where to resume: the key of the last yielded item (always requested, even if not projected)."""
+        return {"ExclusiveStartKey": self._last_yielded_key}
+
+    def move_to(self, token: dict) -> None:
+        if not isinstance(token, dict) or "ExclusiveStartKey" not in token:
+            raise InvalidPosition(f"a search token is {{'ExclusiveStartKey': key or None}}, not {token!r}")
+        self.reset()
+        self._exclusive_start_key = token["ExclusiveStartKey"]
+
+    def _fetch_page(self) -> None:
+        request = dict(self.request)
+        if self._exclusive_start_key:
+            request["ExclusiveStartKey"] = self._exclusive_start_key
+        response = self.engine.session.search_items(self.mode, request)
+        self._count += response.get("Count", 0)
+        self._scanned += response.get("ScannedCount", 0)
+        self.buffer.extend(response.get("Items", []))
+        self._exclusive_start_key = response.get("LastEvaluatedKey")
+        self._done = not self._exclusive_start_key
+
+    def __iter__(self) -> Iterator[Any]:
+        return self
+
+    def __next__(self) -> Any:
+        while not self.buffer:
+            if self._done:
+                raise StopIteration
+            self._fetch_page()
+        item = self.buffer.popleft()
+        self._last_yielded_key = {n: item[n] for n in self._key_names if n in item}
+        projected = self._search.projected
+        obj = unpack_from_dynamodb(attrs=item, expected=projected, model=self.model, context={"engine": self.engine})
+        signals.object_loaded.send(self.engine, engine=self.engine, obj=obj)
+        return obj
+
+    def first(self) -> Any:
+        self.reset()
+        for obj in self:
+            return obj
+        raise ConstraintViolation(f"{self.mode} did not find any results")
+
+    def one(self) -> Any:
+        first = self.first()
+        for _ in self:
+            raise ConstraintViolation(f"{self.mode} found more than one result")
+        return first
+
+    def all(self) -> list:
+        self.reset()
+        return list(self)
+
+    @property
+    def count(self) -> int:
+        """Items matched so far (all of them for ``projection="count"``, which reads every page)."""
+        self._drain_counts()
+        return self._count
+
+    @property
+    def scanned(self) -> int:
+        """Items evaluated before the filter, so far."""
+        self._drain_counts()
+        return self._scanned
+
+    def _drain_counts(self) -> None:
+        if self.request.get("Select") != "COUNT":
+            return
+        while not self._done:
+            self._fetch_page()
+            self.buffer.clear()
+
+
+class QueryIterator(SearchIterator):
+    mode = "query"
+
+
+class ScanIterator(SearchIterator):
+    mode = "scan"
+

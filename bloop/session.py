@@ -1,0 +1,259 @@
+"""The only module that calls boto3 for DynamoDB and DynamoDB Streams.
+
+It turns error codes into bloop exceptions and owns retries: throttling, 5xx and unprocessed
+keys/items are retried with full-jitter exponential backoff up to a bound, then RetryLimitExceeded.
+"""
+from __future__ import annotations
+
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+from botocore.exceptions import ClientError
+
+from .exceptions import (
+    BloopException,
+    ConstraintViolation,
+    InvalidStream,
+    ItemTooLarge,
+    RecordsExpired,
+    RetryLimitExceeded,
+    ShardIteratorExpired,
+    TableMismatch,
+    TransactionCanceled,
+)
+from .util import chunked
+
+__all__ = ["SessionWrapper", "RetryPolicy", "BATCH_GET_ITEM_CHUNK_SIZE", "RETRYABLE_CODES"]
+
+BATCH_GET_ITEM_CHUNK_SIZE = 100
+BATCH_WRITE_ITEM_CHUNK_SIZE = 25
+RETRYABLE_CODES = frozenset({
+    "ProvisionedThroughputExceededException", "ThrottlingException", "LimitExceededException",
+    "RequestLimitExceeded", "InternalServerError", "ServiceUnavailable", "ThrottlingError",
+    "TransactionInProgressException",
+})
+STREAM_ITERATOR_TYPES = {
+    "trim_horizon": "TRIM_HORIZON", "latest": "LATEST",
+    "at_sequence": "AT_SEQUENCE_NUMBER", "after_sequence": "AFTER_SEQUENCE_NUMBER",
+}
+
+
+@dataclass
+class RetryPolicy:
+    """How throttled or partially processed calls are retried: full jitter, capped, bounded."""
+
+    attempts: int = 10
+    base: float = 0.05
+    cap: float = 5.0
+    sleep: Callable[[float], None] = time.sleep
+    rng: random.Random = field(default_factory=random.Random)
+
+    def delay(self, attempt: int) -> float:
+        return self.rng.uniform(0, min(self.cap, self.base * (2 ** attempt)))
+
+
+def error_code(error: ClientError) -> str:
+    return error.response.get("Error", {}).get("Code", "")
+
+
+def _is_retryable(error: ClientError) -> bool:
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    return error_code(error) in RETRYABLE_CODES or status >= 500
+
+
+def _translate(error: ClientError, operation: str) -> BloopException:
+    code = error_code(error)
+    message = error.response.get("Error", {}).get("Message", str(error))
+    if code == "ConditionalCheckFailedException":
+        return ConstraintViolation(f"the condition was not met ({operation})", error.response.get("Item"))
+    if code == "TransactionCanceledException":
+        return TransactionCanceled(f"the transaction was canceled: {message}",
+                                   reasons=error.response.get("CancellationReasons"))
+    if code == "TrimmedDataAccessException":
+        return RecordsExpired(f"the stream position is past the retention window (24 hours): {message}")
+    if code == "ExpiredIteratorException":
+        return ShardIteratorExpired(f"the shard iterator expired (they last 15 minutes): {message}")
+    if code == "ResourceNotFoundException" and operation in ("DescribeStream", "GetShardIterator", "GetRecords"):
+        return InvalidStream(f"the stream or shard was not found ({operation}): {message}")
+    if code == "ValidationException" and "size" in message.lower() and "item" in message.lower():
+        return ItemTooLarge(f"{operation} was refused: {message}")
+    return BloopException(f"{operation} failed with {code}: {message}")
+
+
+class SessionWrapper:
+    """Thin, retrying wrapper over the dynamodb and dynamodbstreams clients (boto3 clients are thread-safe)."""
+
+    def __init__(self, dynamodb: Any = None, dynamodbstreams: Any = None, retry: RetryPolicy | None = None) -> None:
+        if dynamodb is None or dynamodbstreams is None:
+            import boto3
+            dynamodb = dynamodb or boto3.client("dynamodb")
+            dynamodbstreams = dynamodbstreams or boto3.client("dynamodbstreams")
+        self.dynamodb_client = dynamodb
+        self.stream_client = dynamodbstreams
+        self.retry = retry or RetryPolicy()
+        self._tables: dict[str, dict] = {}
+        self._lock = threading.Lock()
+
+    # ----------------------------------------------------------------------------------------- core
+    def call(self, client: Any, operation: str, method: str, **request: Any) -> dict:
+        """One API call with throttling/5xx retried; other errors become bloop exceptions."""
+        fn = getattr(client, method)
+        for attempt in range(self.retry.attempts):
+            try:
+                return fn(**request)
+            except ClientError as error:
+                if not _is_retryable(error):
+                    raise _translate(error, operation) from error
+                last = error
+            self.retry.sleep(self.retry.delay(attempt))
+        raise RetryLimitExceeded(
+            f"{operation} was throttled {self.retry.attempts} times in a row ({error_code(last)}); "
+            "retry later or raise the table's capacity", operation=operation) from last
+
+    def _dynamodb(self, operation: str, method: str, **request: Any) -> dict:
+        return self.call(self.dynamodb_client, operation, method, **request)
+
+    def _streams(self, operation: str, method: str, **request: Any) -> dict:
+        return self.call(self.stream_client, operation, method, **request)
+
+    # ---------------------------------------------------------------------------------------- items
+    def save_item(self, item: dict) -> dict | None:
+        """UpdateItem; returns the attributes ReturnValues asked for."""
+        return self._dynamodb("UpdateItem", "update_item", **item).get("Attributes")
+
+    def put_item(self, item: dict) -> dict:
+        return self._dynamodb("PutItem", "put_item", **item)
+
+    def get_item(self, request: dict) -> dict | None:
+        return self._dynamodb("GetItem", "get_item", **request).get("Item")
+
+    def delete_item(self, item: dict) -> dict | None:
+        return self._dynamodb("DeleteItem", "delete_item", **item).get("Attributes")
+
+    def load_items(self, items: dict) -> dict[str, list[dict]]:
+        """BatchGetItem over ``{table: {"Keys": [...], "ConsistentRead": bool, ...}}``, 100 keys a call.
+
+        UnprocessedKeys are re-requested with backoff until the retry bound.
+        """
+        loaded: dict[str, list[dict]] = {table: [] for table in items}
+        pending = [(table, spec, key) for table, spec in items.items() for key in spec["Keys"]]
+        for chunk in chunked(pending, BATCH_GET_ITEM_CHUNK_SIZE):
+            request: dict[str, dict] = {}
+            for table, spec, key in chunk:
+                entry = request.setdefault(table, {k: v for k, v in spec.items() if k != "Keys"})
+                entry.setdefault("Keys", []).append(key)
+            for attempt in range(self.retry.attempts + 1):
+                response = self._dynamodb("BatchGetItem", "batch_get_item", RequestItems=request)
+                for table, found in response.get("Responses", {}).items():
+                    loaded[table].extend(found)
+                request = response.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+                if attempt == self.retry.attempts:
+                    raise RetryLimitExceeded("BatchGetItem left keys unprocessed after every retry",
+                                             operation="BatchGetItem", unprocessed=request)
+                self.retry.sleep(self.retry.delay(attempt))
+        return loaded
+
+    def batch_write_items(self, request: dict) -> dict:
+        """One BatchWriteItem (up to 25 requests); returns UnprocessedItems for the caller to retry."""
+        return self._dynamodb("BatchWriteItem", "batch_write_item", RequestItems=request).get("UnprocessedItems") or {}
+
+    def query_items(self, request: dict) -> dict:
+        return self._dynamodb("Query", "query", **request)
+
+    def scan_items(self, request: dict) -> dict:
+        return self._dynamodb("Scan", "scan", **request)
+
+    def search_items(self, mode: str, request: dict) -> dict:
+        return self.query_items(request) if mode == "query" else self.scan_items(request)
+
+    def transaction_read(self, items: list[dict]) -> dict:
+        return self._dynamodb("TransactGetItems", "transact_get_items", TransactItems=items)
+
+    def transaction_write(self, items: list[dict], client_request_token: str) -> None:
+        self._dynamodb("TransactWriteItems", "transact_write_items",
+                       TransactItems=items, ClientRequestToken=client_request_token)
+
+    # --------------------------------------------------------------------------------------- tables
+    def create_table(self, request: dict) -> bool:
+        """CreateTable; False when the table already exists."""
+        try:
+            self._dynamodb_raw("create_table", **request)
+        except ClientError as error:
+            if error_code(error) == "ResourceInUseException":
+                return False
+            raise _translate(error, "CreateTable") from error
+        return True
+
+    def _dynamodb_raw(self, method: str, **request: Any) -> dict:
+        return getattr(self.dynamodb_client, method)(**request)
+
+    def describe_table(self, table_name: str) -> dict:
+        try:
+            return self._dynamodb("DescribeTable", "describe_table", TableName=table_name)["Table"]
+        except BloopException as error:
+            cause = error.__cause__
+            if isinstance(cause, ClientError) and error_code(cause) == "ResourceNotFoundException":
+                raise TableMismatch(f"table {table_name!r} does not exist; bind the model to create it") from cause
+            raise
+
+    def describe_ttl(self, table_name: str) -> dict:
+        return self._dynamodb("DescribeTimeToLive", "describe_time_to_live",
+                              TableName=table_name).get("TimeToLiveDescription", {})
+
+    def describe_backups(self, table_name: str) -> dict:
+        return self._dynamodb("DescribeContinuousBackups", "describe_continuous_backups",
+                              TableName=table_name).get("ContinuousBackupsDescription", {})
+
+    def enable_ttl(self, table_name: str, attribute_name: str) -> None:
+        self._dynamodb("UpdateTimeToLive", "update_time_to_live", TableName=table_name,
+                       TimeToLiveSpecification={"Enabled": True, "AttributeName": attribute_name})
+
+    def enable_backups(self, table_name: str) -> None:
+        self._dynamodb("UpdateContinuousBackups", "update_continuous_backups", TableName=table_name,
+                       PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
+
+    # -------------------------------------------------------------------------------------- streams
+    def describe_stream_page(self, stream_arn: str, exclusive_start_shard_id: str | None = None,
+                             shard_filter: dict | None = None, limit: int | None = None) -> dict:
+        """One DescribeStream page (the ``StreamDescription``)."""
+        request: dict[str, Any] = {"StreamArn": stream_arn}
+        if exclusive_start_shard_id:
+            request["ExclusiveStartShardId"] = exclusive_start_shard_id
+        if shard_filter:
+            request["ShardFilter"] = shard_filter
+        if limit:
+            request["Limit"] = limit
+        return self._streams("DescribeStream", "describe_stream", **request)["StreamDescription"]
+
+    def describe_stream(self, stream_arn: str, first_shard: str | None = None) -> dict:
+        """The stream description with the shards of every page from ``first_shard`` on."""
+        description = self.describe_stream_page(stream_arn, first_shard)
+        shards = list(description.get("Shards", []))
+        while description.get("LastEvaluatedShardId"):
+            description = self.describe_stream_page(stream_arn, description["LastEvaluatedShardId"])
+            shards.extend(description.get("Shards", []))
+        description = dict(description)
+        description["Shards"] = shards
+        description.pop("LastEvaluatedShardId", None)
+        return description
+
+    def get_shard_iterator(self, *, stream_arn: str, shard_id: str, iterator_type: str,
+                           sequence_number: str | None = None) -> str:
+        request = {"StreamArn": stream_arn, "ShardId": shard_id,
+                   "ShardIteratorType": STREAM_ITERATOR_TYPES[iterator_type]}
+        if sequence_number is not None:
+            request["SequenceNumber"] = sequence_number
+        return self._streams("GetShardIterator", "get_shard_iterator", **request)["ShardIterator"]
+
+    def get_stream_records(self, iterator_id: str, limit: int | None = None) -> dict:
+        request: dict[str, Any] = {"ShardIterator": iterator_id}
+        if limit:
+            request["Limit"] = limit
+        return self._streams("GetRecords", "get_records", **request)
+
+

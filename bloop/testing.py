@@ -1,0 +1,83 @@
+"""pytest plugin (entry point ``bloop``): fixtures backed by the embedded AWS in :mod:`bloop.local`.
+
+pytest loads this module for every project that has bloop installed, so it must stay cheap to import:
+moto and boto3 are only imported when a fixture below is first used. Projects can override any fixture
+by defining one with the same name in their own conftest.py.
+
+One server serves the whole session; each ``engine`` gets its own table-name prefix instead of a
+reset between tests, so tests stay isolated without paying for table teardown.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+from typing import TYPE_CHECKING, Any, Callable, Iterator
+
+import pytest
+
+if TYPE_CHECKING:  # pragma: no cover
+    from bloop.engine import Engine
+    from bloop.local import LocalAWS
+
+__all__ = ["bloop_local", "dynamodb", "dynamodbstreams", "s3", "engine", "engine_factory", "unique_prefix"]
+
+_counter = itertools.count(1)
+_counter_lock = threading.Lock()
+
+
+def unique_prefix() -> str:
+    """A table-name prefix not used before in this process, e.g. ``"t12-"`` (xdist worker id appended)."""
+    with _counter_lock:
+        n = next(_counter)
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    return f"t{n}{worker}-" if worker else f"t{n}-"
+
+
+@pytest.fixture(scope="session")
+def bloop_local() -> Iterator[LocalAWS]:
+    """One embedded AWS for the test session (each xdist worker gets its own), stopped at the end."""
+    from bloop.local import LocalAWS
+
+    aws = LocalAWS()
+    aws.start()
+    try:
+        yield aws
+    finally:
+        aws.stop()
+
+
+@pytest.fixture(scope="session")
+def dynamodb(bloop_local: LocalAWS) -> Any:
+    """boto3 DynamoDB client bound to the embedded AWS."""
+    return bloop_local.dynamodb
+
+
+@pytest.fixture(scope="session")
+def dynamodbstreams(bloop_local: LocalAWS) -> Any:
+    """boto3 DynamoDB Streams client bound to the embedded AWS."""
+    return bloop_local.dynamodbstreams
+
+
+@pytest.fixture(scope="session")
+def s3(bloop_local: LocalAWS) -> Any:
+    """boto3 S3 client bound to the embedded AWS."""
+    return bloop_local.s3
+
+
+@pytest.fixture
+def engine_factory(bloop_local: LocalAWS) -> Callable[..., Engine]:
+    """Make more engines for one test; each call gets a fresh ``table_name_template`` unless given one."""
+
+    def make(**kwargs: Any) -> Engine:
+        kwargs.setdefault("table_name_template", unique_prefix() + "{table_name}")
+        return bloop_local.engine(**kwargs)
+
+    return make
+
+
+@pytest.fixture
+def engine(engine_factory: Callable[..., Engine]) -> Engine:
+    """A bloop Engine on the embedded AWS whose tables no other test sees."""
+    return engine_factory()

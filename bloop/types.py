@@ -1,0 +1,470 @@
+"""Types translate python values to DynamoDB wire values and back. Pure: no I/O.
+
+A custom type subclasses :class:`Type` (or a built-in type), sets ``backing_type`` and implements
+``dynamo_dump`` / ``dynamo_load``; both must accept None (a missing or removed attribute).
+"""
+from __future__ import annotations
+
+import base64
+import collections.abc
+import datetime
+import decimal
+import numbers
+import uuid
+from typing import Any, Callable, ClassVar, Generic, TypeVar
+
+from .actions import Action, ActionType, wrap
+from .exceptions import InvalidModel, UnknownType
+
+__all__ = [
+    "Binary", "Boolean", "DateTime", "DynamicList", "DynamicMap", "DynamicType", "Integer", "List", "Map",
+    "Number", "Set", "String", "Timestamp", "Type", "UUID", "FIXED_ISO8601_FORMAT", "DYNAMODB_CONTEXT",
+]
+
+T = TypeVar("T")
+
+FIXED_ISO8601_FORMAT = "%Y-%m-%dT%H:%M:%S.%f+00:00"
+UTC = datetime.timezone.utc
+
+# DynamoDB numbers: 38 digits of precision; anything that would round is refused instead of silently
+# changing the value (0.1 as a float is not 0.1).
+DYNAMODB_CONTEXT = decimal.Context(
+    Emin=-128, Emax=126, prec=38,
+    traps=[decimal.Clamped, decimal.Overflow, decimal.Inexact, decimal.Rounded, decimal.Underflow],
+)
+
+COMPARISONS = frozenset({"==", "!=", "<", "<=", ">", ">="})
+# Which condition operations DynamoDB accepts per backing type.
+SUPPORTED_OPERATIONS: dict[str, frozenset] = {
+    "S": COMPARISONS | {"begins_with", "between", "contains", "in"},
+    "N": COMPARISONS | {"between", "in"},
+    "B": COMPARISONS | {"begins_with", "between", "contains", "in"},
+    "BOOL": frozenset({"==", "!=", "in"}),
+    "SS": frozenset({"==", "!=", "contains"}),
+    "NS": frozenset({"==", "!=", "contains"}),
+    "BS": frozenset({"==", "!=", "contains"}),
+    "L": frozenset({"==", "!=", "contains"}),
+    "M": frozenset({"==", "!=", "contains"}),
+}
+
+
+class Type(Generic[T]):
+    """Base of all types. ``python_type`` documents the python side; ``backing_type`` is the wire tag."""
+
+    python_type: ClassVar[Any] = None
+    backing_type: ClassVar[str | None] = None
+
+    def supports_operation(self, operation: str) -> bool:
+        return operation in SUPPORTED_OPERATIONS.get(self.backing_type or "", ())
+
+    def __getitem__(self, key: Any) -> Type:
+        raise InvalidModel(f"{self!r} has no nested paths; only Map, List, DynamicMap and DynamicList do")
+
+    def dynamo_dump(self, value: Any, *, context: Any, **kwargs: Any) -> Any:
+        """python value -> wire value without the type tag (None means "not stored")."""
+        raise NotImplementedError
+
+    def dynamo_load(self, value: Any, *, context: Any, **kwargs: Any) -> Any:
+        """wire value without the type tag (or None when absent) -> python value."""
+        raise NotImplementedError
+
+    def _dump(self, value: Any, **kwargs: Any) -> Action:
+        """python value or action -> action holding ``{tag: wire}`` (REMOVE when nothing is stored)."""
+        action = wrap(value)
+        if action.type is ActionType.Remove:
+            return action
+        dumped = self.dynamo_dump(action.value, **kwargs)
+        if dumped is None:
+            if action.type is ActionType.Set:
+                return Action(ActionType.Remove, None)
+            raise ValueError(f"{action.type.wire_key} needs a non-empty value, got {action.value!r}")
+        return Action(action.type, {self.backing_type: dumped})
+
+    def _load(self, value: Any, **kwargs: Any) -> Any:
+        if value is not None:
+            value = value[self.backing_type]
+        return self.dynamo_load(value, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"{self.__class__.__name__}()"
+
+
+class String(Type[str]):
+    python_type = str
+    backing_type = "S"
+
+    def dynamo_dump(self, value, *, context=None, **kwargs):
+        return value if value else None
+
+    def dynamo_load(self, value, *, context=None, **kwargs):
+        return value if value is not None else ""
+
+
+class UUID(String):
+    python_type = uuid.UUID
+
+    def dynamo_dump(self, value, *, context=None, **kwargs):
+        return str(value) if value is not None else None
+
+    def dynamo_load(self, value, *, context=None, **kwargs):
+        return uuid.UUID(value) if value else None
+
+
+class DateTime(String):
+    """Aware datetimes, stored as fixed-width UTC ISO 8601 so that string order is time order."""
+
+    python_type = datetime.datetime
+
+    def dynamo_dump(self, value, *, context=None, **kwargs):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(
+                f"DateTime needs an aware datetime, got naive {value!r}; "
+                "use datetime.now(timezone.utc) or value.replace(tzinfo=...)")
+        return value.astimezone(UTC).strftime(FIXED_ISO8601_FORMAT)
+
+    def dynamo_load(self, value, *, context=None, **kwargs):
+        if not value:
+            return None
+        return datetime.datetime.fromisoformat(value)
+
+
+class Number(Type[decimal.Decimal]):
+    """Decimal numbers within DynamoDB's 38 digits; inexact values (most floats) raise instead of rounding."""
+
+    python_type = decimal.Decimal
+    backing_type = "N"
+
+    def __init__(self, context: decimal.Context | None = None) -> None:
+        self.context = context or DYNAMODB_CONTEXT
+
+    def dynamo_dump(self, value, *, context=None, **kwargs):
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (numbers.Number, str)):
+            raise TypeError(f"Number expects a number, got {type(value).__name__} {value!r}")
+        number = self.context.create_decimal(value)
+        if number.is_nan() or number.is_infinite():
+            raise TypeError(f"DynamoDB can't store {value!r}: infinity and NaN are not numbers it accepts")
+        return str(number)
+
+    def dynamo_load(self, value, *, context=None, **kwargs):
+        if value is None:
+            return None
+        return decimal.Decimal(value)
+
+
+class Integer(Number):
+    python_type = int
+
+    def dynamo_dump(self, value, *, context=None, **kwargs):
+        if value is None:
+            return None
+        return super().dynamo_dump(int(value), context=context, **kwargs)
+
+    def dynamo_load(self, value, *, context=None, **kwargs):
+        if value is None:
+            return None
+        try:
+            return int(value)
+        except ValueError:
+            return int(decimal.Decimal(value))
+
+
+class Timestamp(Integer):
+    """Aware datetimes as epoch seconds (type N): the form DynamoDB's TTL needs."""
+
+    python_type = datetime.datetime
+
+    def dynamo_dump(self, value, *, context=None, **kwargs):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"Timestamp needs an aware datetime, got naive {value!r}")
+        return str(int(value.timestamp()))
+
+    def dynamo_load(self, value, *, context=None, **kwargs):
+        if value is None:
+            return None
+        return datetime.datetime.fromtimestamp(int(value), tz=UTC)
+
+
+class Binary(Type[bytes]):
+    """Bytes, stored as DynamoDB binary (the raw bytes, not base64 text)."""
+
+    python_type = bytes
+    backing_type = "B"
+
+    def dynamo_dump(self, value, *, context=None, **kwargs):
+        if not value:
+            return None
+        if isinstance(value, str):
+            raise TypeError("Binary expects bytes, got str; encode it first (value.encode())")
+        return bytes(value)
+
+    def dynamo_load(self, value, *, context=None, **kwargs):
+        if value is None:
+            return b""
+        if isinstance(value, str):  # a wire value decoded from JSON by a non-boto3 client
+            return base64.b64decode(value)
+        return bytes(value)
+
+
+class Boolean(Type[bool]):
+    python_type = bool
+    backing_type = "BOOL"
+
+    def dynamo_dump(self, value, *, context=None, **kwargs):
+        return None if value is None else bool(value)
+
+    def dynamo_load(self, value, *, context=None, **kwargs):
+        return None if value is None else bool(value)
+
+
+def _instance(typedef: Any, owner: str) -> Type:
+    if isinstance(typedef, type) and issubclass(typedef, Type):
+        typedef = typedef()
+    if not isinstance(typedef, Type):
+        raise TypeError(f"{owner} expected a bloop Type (class or instance), got {typedef!r}")
+    return typedef
+
+
+def _reject_nested_action(value: Any) -> Any:
+    if isinstance(value, Action):
+        if not value.type.nestable:
+            raise ValueError(f"{value.type.wire_key} can't be used inside a List, Map or Set value")
+        return value.value
+    return value
+
+
+class Set(Type[set]):
+    """A set of String, Number or Binary values (backing SS, NS or BS)."""
+
+    python_type = set
+
+    def __init__(self, typedef: Any) -> None:
+        self.inner_typedef = _instance(typedef, "Set")
+        if self.inner_typedef.backing_type not in ("S", "N", "B"):
+            raise InvalidModel(f"Set's inner type must be backed by S, N or B, not {self.inner_typedef!r}")
+        self.backing_type = self.inner_typedef.backing_type + "S"  # type: ignore[misc]
+
+    def dynamo_dump(self, value, *, context=None, **kwargs):
+        if not value:
+            return None
+        dump = self.inner_typedef.dynamo_dump
+        dumped = [dump(_reject_nested_action(item), context=context, **kwargs) for item in value]
+        dumped = [item for item in dumped if item is not None]
+        return dumped or None
+
+    def dynamo_load(self, value, *, context=None, **kwargs):
+        if value is None:
+            return set()
+        load = self.inner_typedef.dynamo_load
+        return {load(item, context=context, **kwargs) for item in value}
+
+    def __repr__(self) -> str:
+        return f"Set({self.inner_typedef!r})"
+
+
+class List(Type[list]):
+    """A list whose elements share one type."""
+
+    python_type = list
+    backing_type = "L"
+
+    def __init__(self, typedef: Any) -> None:
+        self.inner_typedef = _instance(typedef, "List")
+
+    def __getitem__(self, key: Any) -> Type:
+        if not isinstance(key, int):
+            raise InvalidModel(f"List paths take an integer index, not {key!r}")
+        return self.inner_typedef
+
+    def dynamo_dump(self, value, *, context=None, **kwargs):
+        if not value:
+            return None
+        dump = self.inner_typedef._dump
+        out = []
+        for item in value:
+            action = dump(_reject_nested_action(item), context=context, **kwargs)
+            if action.type is not ActionType.Remove:
+                out.append(action.value)
+        return out or None
+
+    def dynamo_load(self, value, *, context=None, **kwargs):
+        if value is None:
+            return []
+        load = self.inner_typedef._load
+        return [load(item, context=context, **kwargs) for item in value]
+
+    def __repr__(self) -> str:
+        return f"List({self.inner_typedef!r})"
+
+
+class Map(Type[dict]):
+    """A dict with declared keys, each with its own type; undeclared keys are ignored both ways."""
+
+    python_type = dict
+    backing_type = "M"
+
+    def __init__(self, **types: Any) -> None:
+        self.types = {key: _instance(typedef, f"Map[{key!r}]") for key, typedef in types.items()}
+
+    def __getitem__(self, key: Any) -> Type:
+        try:
+            return self.types[key]
+        except KeyError:
+            raise InvalidModel(f"Map has no key {key!r}; declared keys are {sorted(self.types)}") from None
+
+    def dynamo_dump(self, value, *, context=None, **kwargs):
+        if not value:
+            return None
+        out = {}
+        for key, typedef in self.types.items():
+            item = value.get(key)
+            if item is None:
+                continue
+            action = typedef._dump(_reject_nested_action(item), context=context, **kwargs)
+            if action.type is not ActionType.Remove:
+                out[key] = action.value
+        return out or None
+
+    def dynamo_load(self, value, *, context=None, **kwargs):
+        value = value or {}
+        return {key: typedef._load(value.get(key), context=context, **kwargs)
+                for key, typedef in self.types.items()}
+
+    def __repr__(self) -> str:
+        return f"Map({', '.join(f'{k}={v!r}' for k, v in self.types.items())})"
+
+
+class DynamicType(Type[Any]):
+    """Any wire value; the python type of each value picks its DynamoDB type."""
+
+    backing_type = None
+
+    def supports_operation(self, operation: str) -> bool:
+        return True
+
+    def __getitem__(self, key: Any) -> Type:
+        return DYNAMIC
+
+    def _dump(self, value: Any, **kwargs: Any) -> Action:
+        action = wrap(value)
+        if action.type is ActionType.Remove:
+            return action
+        dumped = dump_dynamic(action.value)
+        if dumped is None:
+            return Action(ActionType.Remove, None)
+        return Action(action.type, dumped)
+
+    def _load(self, value: Any, **kwargs: Any) -> Any:
+        return None if value is None else load_dynamic(value)
+
+    def dynamo_dump(self, value, *, context=None, **kwargs):
+        return dump_dynamic(value)
+
+    def dynamo_load(self, value, *, context=None, **kwargs):
+        return None if value is None else load_dynamic(value)
+
+
+DYNAMIC = DynamicType()
+
+
+def dump_dynamic(value: Any) -> dict | None:
+    """Pick the wire type from the python type; empty strings, sets, lists and dicts are not stored."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return {"BOOL": value}
+    if isinstance(value, str):
+        return {"S": value} if value else None
+    if isinstance(value, (bytes, bytearray)):
+        return {"B": bytes(value)} if value else None
+    if isinstance(value, numbers.Number):
+        return {"N": Number().dynamo_dump(value)}
+    if isinstance(value, collections.abc.Mapping):
+        out = {}
+        for key, item in value.items():
+            dumped = dump_dynamic(_reject_nested_action(item))
+            if dumped is not None:
+                out[key] = dumped
+        return {"M": out} if out else None
+    if isinstance(value, collections.abc.Set):
+        if not value:
+            return None
+        first = next(iter(value))
+        if isinstance(first, str):
+            return {"SS": [str(v) for v in value]}
+        if isinstance(first, (bytes, bytearray)):
+            return {"BS": [bytes(v) for v in value]}
+        if isinstance(first, numbers.Number) and not isinstance(first, bool):
+            return {"NS": [Number().dynamo_dump(v) for v in value]}
+        raise TypeError(f"Dynamic sets hold str, bytes or numbers, not {type(first).__name__}")
+    if isinstance(value, (list, tuple)):
+        out_list = [d for d in (dump_dynamic(_reject_nested_action(v)) for v in value) if d is not None]
+        return {"L": out_list} if out_list else None
+    if isinstance(value, (datetime.datetime, uuid.UUID)):
+        return {"S": str(value)}
+    raise TypeError(f"can't pick a DynamoDB type for {type(value).__name__} {value!r}")
+
+
+def load_dynamic(value: dict) -> Any:
+    ((tag, wire),) = value.items()
+    if tag == "S" or tag == "BOOL":
+        return wire
+    if tag == "N":
+        return decimal.Decimal(wire)
+    if tag == "B":
+        return bytes(wire) if not isinstance(wire, str) else base64.b64decode(wire)
+    if tag == "M":
+        return {k: load_dynamic(v) for k, v in wire.items()}
+    if tag == "L":
+        return [load_dynamic(v) for v in wire]
+    if tag == "SS":
+        return set(wire)
+    if tag == "NS":
+        return {decimal.Decimal(v) for v in wire}
+    if tag == "BS":
+        return {bytes(v) for v in wire}
+    if tag == "NULL":
+        return None
+    raise UnknownType(f"unknown DynamoDB type tag {tag!r} in {value!r}")
+
+
+class DynamicList(DynamicType):
+    python_type = list
+    backing_type = "L"
+
+    def _dump(self, value: Any, **kwargs: Any) -> Action:
+        action = wrap(value)
+        if action.type is not ActionType.Remove and not isinstance(action.value, (list, tuple)):
+            raise TypeError(f"DynamicList expects a list, got {type(action.value).__name__}")
+        return super()._dump(value, **kwargs)
+
+    def _load(self, value: Any, **kwargs: Any) -> Any:
+        return [] if value is None else load_dynamic(value)
+
+    def dynamo_load(self, value, *, context=None, **kwargs):
+        return [] if value is None else [load_dynamic(v) for v in value]
+
+
+class DynamicMap(DynamicType):
+    python_type = dict
+    backing_type = "M"
+
+    def _dump(self, value: Any, **kwargs: Any) -> Action:
+        action = wrap(value)
+        if action.type is not ActionType.Remove and not isinstance(action.value, collections.abc.Mapping):
+            raise TypeError(f"DynamicMap expects a dict, got {type(action.value).__name__}")
+        return super()._dump(value, **kwargs)
+
+    def _load(self, value: Any, **kwargs: Any) -> Any:
+        return {} if value is None else load_dynamic(value)
+
+    def dynamo_load(self, value, *, context=None, **kwargs):
+        return {} if value is None else {k: load_dynamic(v) for k, v in value.items()}
+
+
+Loader = Callable[[Any], Any]

@@ -1,0 +1,97 @@
+"""Small helpers shared by several layers."""
+from __future__ import annotations
+
+import random
+from typing import Any, Iterator
+
+
+class Sentinel:
+    """A named singleton used where None is a legitimate value."""
+
+    _instances: dict[str, Sentinel] = {}
+
+    def __new__(cls, name: str) -> Sentinel:
+        if name not in cls._instances:
+            obj = super().__new__(cls)
+            obj.name = name
+            cls._instances[name] = obj
+        return cls._instances[name]
+
+    def __repr__(self) -> str:
+        return f"<Sentinel[{self.name}]>"
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __copy__(self) -> Sentinel:
+        return self
+
+    def __deepcopy__(self, memo: Any) -> Sentinel:
+        return self
+
+    def __reduce__(self) -> tuple:
+        return Sentinel, (self.name,)
+
+
+missing = Sentinel("missing")
+
+
+def walk_subclasses(root: type) -> Iterator[type]:
+    """Yield every subclass of ``root`` once, depth first, skipping ``root`` itself."""
+    seen = set()
+    stack = list(reversed(root.__subclasses__()))
+    while stack:
+        cls = stack.pop()
+        if cls in seen:
+            continue
+        seen.add(cls)
+        yield cls
+        stack.extend(reversed(cls.__subclasses__()))
+
+
+def backoff_delays(base: float, cap: float, attempts: int, rng: random.Random | None = None) -> Iterator[float]:
+    """'Full jitter' exponential backoff: spreads retries of many clients so they don't retry in lockstep."""
+    rand = rng or random
+    for attempt in range(attempts):
+        yield rand.uniform(0, min(cap, base * (2 ** attempt)))
+
+
+def ordered(obj: Any) -> Any:
+    """Sort nested dicts/lists so two renderings of the same request compare equal in tests."""
+    if isinstance(obj, dict):
+        return sorted((k, ordered(v)) for k, v in obj.items())
+    if isinstance(obj, list):
+        return sorted(ordered(x) for x in obj)
+    return obj
+
+
+def chunked(items: list, size: int) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+MAX_ITEM_SIZE = 400 * 1024
+
+
+def wire_size(value: Any) -> int:
+    """Approximate bytes DynamoDB counts for one wire value ({tag: value}), per its item-size rules."""
+    ((tag, inner),) = value.items()
+    if tag == "S":
+        return len(inner.encode("utf-8"))
+    if tag == "N":
+        return len(inner.lstrip("-").replace(".", "")) // 2 + 2
+    if tag == "B":
+        return len(inner)
+    if tag in ("BOOL", "NULL"):
+        return 1
+    if tag == "SS":
+        return sum(len(v.encode("utf-8")) for v in inner)
+    if tag == "NS":
+        return sum(len(v) // 2 + 2 for v in inner)
+    if tag == "BS":
+        return sum(len(v) for v in inner)
+    if tag == "L":
+        return 3 + sum(1 + wire_size(v) for v in inner)
+    if tag == "M":
+        return 3 + sum(1 + len(k.encode("utf-8")) + wire_size(v) for k, v in inner.items())
+    return 0
