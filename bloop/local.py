@@ -331,7 +331,9 @@ class LocalAWS:
         """A bloop Engine on this server; kwargs (e.g. ``table_name_template``) go to ``Engine``."""
         from bloop.engine import Engine
 
-        return Engine(dynamodb=self.dynamodb, dynamodbstreams=self.dynamodbstreams, **kwargs)
+        kwargs.setdefault("dynamodb", self.dynamodb)
+        kwargs.setdefault("dynamodbstreams", self.dynamodbstreams)
+        return Engine(**kwargs)
 
     # ------------------------------------------------------------------ state
 

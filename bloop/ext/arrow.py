@@ -1,0 +1,42 @@
+"""arrow-aware DateTime and Timestamp: dump any arrow object as UTC, load it back in ``timezone``."""
+from __future__ import annotations
+
+from typing import Any
+
+import arrow
+
+from .. import types
+
+__all__ = ["DateTime", "Timestamp"]
+
+
+class DateTime(types.DateTime):
+    python_type = arrow.Arrow
+
+    def __init__(self, timezone: str = "utc") -> None:
+        self.timezone = timezone
+
+    def dynamo_dump(self, value: Any, *, context: Any = None, **kwargs: Any) -> Any:
+        if value is None:
+            return None
+        return super().dynamo_dump(value.to("utc").datetime, context=context, **kwargs)
+
+    def dynamo_load(self, value: Any, *, context: Any = None, **kwargs: Any) -> Any:
+        loaded = super().dynamo_load(value, context=context, **kwargs)
+        return None if loaded is None else arrow.get(loaded).to(self.timezone)
+
+
+class Timestamp(types.Timestamp):
+    python_type = arrow.Arrow
+
+    def __init__(self, timezone: str = "utc") -> None:
+        self.timezone = timezone
+
+    def dynamo_dump(self, value: Any, *, context: Any = None, **kwargs: Any) -> Any:
+        if value is None:
+            return None
+        return super().dynamo_dump(value.to("utc").datetime, context=context, **kwargs)
+
+    def dynamo_load(self, value: Any, *, context: Any = None, **kwargs: Any) -> Any:
+        loaded = super().dynamo_load(value, context=context, **kwargs)
+        return None if loaded is None else arrow.get(loaded).to(self.timezone)
