@@ -29,7 +29,7 @@ def test_none_means_existence():
     assert rendered(Doc.count == None)["ConditionExpression"] == "(attribute_not_exists(#n0))"  # noqa: E711
     assert rendered(Doc.count.is_not(None))["ConditionExpression"] == "(attribute_exists(#n0))"
     with pytest.raises(InvalidCondition):
-        Doc.count < None
+        Doc.count < None  # noqa: B015
 
 
 def test_paths_and_functions():

@@ -103,7 +103,7 @@ def test_index_projection_resolution():
     assert Model.loose.projection["available"] == Model.Meta.columns
     assert repr(Model.by_email) == "<GSI[Model.by_email=include]>"
     with pytest.raises(AttributeError):
-        Model().by_email
+        Model().by_email  # noqa: B018
 
 
 @pytest.mark.parametrize("body, message", [
