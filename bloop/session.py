@@ -149,7 +149,9 @@ class SessionWrapper:
                 response = self._dynamodb("BatchGetItem", "batch_get_item", RequestItems=request)
                 for table, found in response.get("Responses", {}).items():
                     loaded[table].extend(found)
-                request = response.get("UnprocessedKeys") or {}
+                # keep the caller's options (ConsistentRead, projection) even if a reply omits them
+                request = {table: {**items[table], **spec} for table, spec in
+                           (response.get("UnprocessedKeys") or {}).items()}
                 if not request:
                     break
                 if attempt == self.retry.attempts:
