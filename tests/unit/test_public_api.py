@@ -1,0 +1,60 @@
+"""Every public name of bloop 3.x (design.md section 3) is importable from where bloop users import it."""
+import importlib
+
+import pytest
+
+import bloop
+
+TOP_LEVEL = [
+    "BaseModel", "Column", "GlobalSecondaryIndex", "LocalSecondaryIndex", "Engine",
+    "Binary", "Boolean", "DateTime", "DynamicList", "DynamicMap", "Integer", "List", "Map", "Number", "Set",
+    "String", "Timestamp", "UUID",
+    "BloopException", "ConstraintViolation", "MissingObjects", "RecordsExpired", "ShardIteratorExpired",
+    "TableMismatch", "TransactionCanceled",
+    "before_create_table", "model_bound", "model_created", "model_validated", "object_deleted", "object_loaded",
+    "object_modified", "object_saved",
+    "Condition", "QueryIterator", "ScanIterator", "Stream", "ReadTransaction", "WriteTransaction", "missing",
+]
+SUBMODULE_NAMES = {
+    "bloop.exceptions": ["InvalidModel", "InvalidStream", "InvalidSearch", "InvalidCondition", "InvalidPosition",
+                         "InvalidTemplate", "InvalidShardIterator", "MissingKey", "TransactionTokenExpired"],
+    "bloop.actions": ["add", "delete", "remove", "set", "wrap", "unwrap", "Action", "ActionType"],
+    "bloop.types": ["Type", "FIXED_ISO8601_FORMAT", "DynamicType"],
+    "bloop.models": ["IMeta", "Index", "bind_column", "bind_index", "refresh_index", "unbind",
+                     "unpack_from_dynamodb"],
+    "bloop.session": ["SessionWrapper"],
+    "bloop.util": ["walk_subclasses"],
+    "bloop.conditions": ["render", "ConditionRenderer"],
+    "bloop.ext.arrow": ["DateTime", "Timestamp"],
+}
+
+
+@pytest.mark.parametrize("name", TOP_LEVEL)
+def test_top_level(name):
+    assert name in bloop.__all__
+    assert getattr(bloop, name) is not None
+
+
+@pytest.mark.parametrize("module, names", SUBMODULE_NAMES.items())
+def test_submodules(module, names):
+    imported = importlib.import_module(module)
+    for name in names:
+        assert hasattr(imported, name), f"{module}.{name}"
+
+
+def test_value_errors_are_value_errors():
+    from bloop import exceptions
+    for name in ["InvalidModel", "InvalidStream", "InvalidSearch", "InvalidCondition", "InvalidPosition",
+                 "InvalidTemplate", "InvalidShardIterator", "MissingKey"]:
+        assert issubclass(getattr(exceptions, name), (ValueError, exceptions.BloopException))
+        assert issubclass(getattr(exceptions, name), exceptions.BloopException)
+
+
+def test_engine_compute_table_name():
+    engine = bloop.Engine(dynamodb=object(), dynamodbstreams=object(), table_name_template="prod-{table_name}")
+
+    class Thing(bloop.BaseModel):
+        id = bloop.Column(bloop.String, hash_key=True)
+
+    assert engine._compute_table_name(Thing) == "prod-Thing"
+    assert Thing.Meta.table_name == "Thing"
