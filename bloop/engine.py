@@ -1,11 +1,15 @@
 """Engine: binds models to tables and runs every operation. Binding state is per engine (bloop bug B7)."""
 from __future__ import annotations
 
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, TypeVar
 
 from . import signals
+from .actions import ActionType
+from .batch import BatchWriter
 from .conditions import Condition, ConditionRenderer
 from .exceptions import (
     ConstraintViolation,
@@ -29,11 +33,13 @@ from .search import QueryIterator, ScanIterator, Search
 from .session import RetryPolicy, SessionWrapper
 from .tables import compare_tables, create_table_request, expected_stream_view, table_status_problems
 from .transactions import ReadTransaction, WriteTransaction
-from .util import MAX_ITEM_SIZE, walk_subclasses, wire_size
+from .util import MAX_ITEM_SIZE, Sentinel, walk_subclasses, wire_size
+from .verify import Expectation, check_level, verify_writes
 
 __all__ = ["Engine", "BoundTable"]
 
 M = TypeVar("M", bound=BaseModel)
+DEFAULT = Sentinel("engine default")
 SYNC_SAVE = {None: "NONE", "new": "ALL_NEW", "old": "ALL_OLD"}
 SYNC_DELETE = {None: "NONE", "old": "ALL_OLD"}
 
@@ -63,11 +69,20 @@ class Engine:
 
     def __init__(self, *, dynamodb: Any = None, dynamodbstreams: Any = None,
                  table_name_template: str | Callable[[Any], str] = "{table_name}",
-                 retry: RetryPolicy | None = None, bind_timeout: float = 300.0) -> None:
+                 retry: RetryPolicy | None = None, bind_timeout: float = 300.0, verify: str | None = None,
+                 verify_timeout: float = 30.0, max_workers: int = 10) -> None:
         self._table_name = _validate_template(table_name_template)
         self.table_name_template = table_name_template
         self.session = SessionWrapper(dynamodb=dynamodb, dynamodbstreams=dynamodbstreams, retry=retry)
         self.bind_timeout = bind_timeout
+        self.verify = check_level(verify)
+        self.verify_timeout = verify_timeout
+        if not isinstance(max_workers, int) or max_workers < 1:
+            raise ValueError(f"max_workers must be a positive int, not {max_workers!r}")
+        # boto3 clients keep 10 connections by default; more threads than that only queue on the pool
+        self.max_workers = max_workers
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
         self._bound: dict[Any, BoundTable] = {}
 
     # ------------------------------------------------------------------------------------ binding
@@ -166,13 +181,16 @@ class Engine:
             self._check_object(obj)
         return unique
 
-    def _render_save(self, obj: Any, condition: Any, sync: Any) -> dict:
+    def _render_save(self, obj: Any, condition: Any, sync: Any, level: str | None = None) -> tuple[dict, dict]:
         renderer = ConditionRenderer(self)
         changes = dump_changes(obj, renderer.context)
+        return_values = SYNC_SAVE[sync]
+        if level == "indexes" and type(obj).Meta.gsis:
+            return_values = "ALL_OLD"  # old index keys must be checked for removal; sync="new" reads back
         request: dict[str, Any] = {
             "TableName": self._binding(type(obj)).table_name,
             "Key": dump_key(obj, renderer.context),
-            "ReturnValues": SYNC_SAVE[sync],
+            "ReturnValues": return_values,
         }
         size = sum(len(k) + wire_size(v) for k, v in request["Key"].items())
         size += sum(len(c.dynamo_name) + wire_size(a.value) for c, a in changes.items() if a.value is not None)
@@ -185,37 +203,59 @@ class Engine:
         renderer.condition_expression("ConditionExpression", condition)
         renderer.update_expression(changes)
         request.update(renderer.output)
-        return request
+        return request, changes
 
-    def save(self, *objs: Any, condition: Condition | None = None, sync: str | None = None) -> None:
+    def save(self, *objs: Any, condition: Condition | None = None, sync: str | None = None,
+             verify: Any = DEFAULT) -> None:
         """UpdateItem per object with the columns changed since it was last loaded or saved.
 
         ``sync="new"`` / ``"old"`` reloads the object from the item after / before the write.
-        Every object is validated and rendered before the first request is sent.
+        ``verify="item"`` / ``"indexes"`` returns only once the write is readable (see :mod:`bloop.verify`).
+        Every object is validated and rendered before the first request is sent; several objects are
+        written concurrently, and the first failure (in argument order) is raised once all have finished.
         """
         if sync not in SYNC_SAVE:
             raise InvalidSync(f'sync must be None, "new" or "old", not {sync!r}')
+        level = self.verify if verify is DEFAULT else check_level(verify)
         _check_condition(condition)
         objs = self._unique(objs)
-        requests = [self._render_save(obj, condition, sync) for obj in objs]
-        for obj, request in zip(objs, requests):
-            self._send_save(obj, request, condition, sync)
+        rendered = [self._render_save(obj, condition, sync, level) for obj in objs]
+        outcomes = self._run_all(lambda pair: self._send_save(pair[0], pair[1][0], condition, sync),
+                                 list(zip(objs, rendered)))
+        expectations = []
+        for obj, (request, changes), (result, error) in zip(objs, rendered, outcomes):
+            if error is not None:
+                continue
+            attributes, old_item = result
+            if level:
+                expectations.append(_save_expectation(obj, request, changes, old_item))
+            if sync == "old" or (sync == "new" and not level):
+                if attributes is not None:
+                    unpack_from_dynamodb(attrs=attributes, expected=type(obj).Meta.columns, obj=obj, engine=self)
+            settle_after_save(obj)
+            signals.object_saved.send(self, engine=self, obj=obj)
+        _raise_first(outcomes)
+        items = verify_writes(self, expectations, level, self.verify_timeout)
+        if sync == "new" and level:
+            for expectation in expectations:
+                item = items.get(expectation.identity)
+                if item is not None:
+                    unpack_from_dynamodb(attrs=item, expected=type(expectation.obj).Meta.columns,
+                                         obj=expectation.obj, engine=self)
 
-    def _send_save(self, obj: Any, request: dict, condition: Any, sync: Any) -> None:
-        if "UpdateExpression" in request:
-            try:
-                attributes = self.session.save_item(request)
-            except ConstraintViolation as error:
-                error.obj = obj
-                raise
-        else:
-            attributes = self._ensure_exists(obj, request, condition, sync)
-        if sync and attributes is not None:
-            unpack_from_dynamodb(attrs=attributes, expected=type(obj).Meta.columns, obj=obj, engine=self)
-        settle_after_save(obj)
-        signals.object_saved.send(self, engine=self, obj=obj)
+    def _send_save(self, obj: Any, request: dict, condition: Any, sync: Any) -> tuple[dict | None, dict | None]:
+        """(attributes for sync, the image before the write when it was asked for)."""
+        if "UpdateExpression" not in request:
+            return self._ensure_exists(obj, request, condition, sync)
+        try:
+            attributes = self.session.save_item(request)
+        except ConstraintViolation as error:
+            error.obj = obj
+            raise
+        old_item = attributes if request["ReturnValues"] == "ALL_OLD" else None
+        return attributes, old_item
 
-    def _ensure_exists(self, obj: Any, request: dict, condition: Any, sync: Any) -> dict | None:
+    def _ensure_exists(self, obj: Any, request: dict, condition: Any, sync: Any) -> tuple[dict | None, dict | None]:
         """Save of an object with nothing but its key: create the item if absent, keep it if present.
 
         An UpdateItem without an UpdateExpression does this on DynamoDB but not everywhere (moto answers
@@ -229,7 +269,7 @@ class Engine:
                "ReturnValuesOnConditionCheckFailure": "ALL_OLD", **renderer.output}
         try:
             self.session.put_item(put)
-            return request["Key"] if sync == "new" else None
+            return (request["Key"] if sync == "new" else None), None
         except ConstraintViolation as error:
             cause = error.__cause__
             existing = getattr(cause, "response", {}).get("Item")
@@ -244,32 +284,74 @@ class Engine:
                 self.session.transaction_write([{"ConditionCheck": body}], _request_token())
             except Exception as error:
                 raise ConstraintViolation(f"the condition was not met (saving {obj!r})", obj) from error
-        return existing
+        return existing, existing
 
-    def delete(self, *objs: Any, condition: Condition | None = None, sync: str | None = None) -> None:
-        """DeleteItem per object; deleting a missing item succeeds. ``sync="old"`` loads what was deleted."""
+    def delete(self, *objs: Any, condition: Condition | None = None, sync: str | None = None,
+               verify: Any = DEFAULT) -> None:
+        """DeleteItem per object (concurrently); deleting a missing item succeeds.
+
+        ``sync="old"`` loads what was deleted; ``verify`` as in :meth:`save`.
+        """
         if sync not in SYNC_DELETE:
             raise InvalidSync(f'delete takes sync=None or "old", not {sync!r}')
+        level = self.verify if verify is DEFAULT else check_level(verify)
         _check_condition(condition)
         objs = self._unique(objs)
         requests = []
         for obj in objs:
             renderer = ConditionRenderer(self)
+            wants_old = sync == "old" or (level == "indexes" and type(obj).Meta.gsis)
             request = {"TableName": self._binding(type(obj)).table_name, "Key": dump_key(obj, renderer.context),
-                       "ReturnValues": SYNC_DELETE[sync]}
+                       "ReturnValues": "ALL_OLD" if wants_old else "NONE"}
             renderer.condition_expression("ConditionExpression", condition)
             request.update(renderer.output)
             requests.append(request)
-        for obj, request in zip(objs, requests):
-            try:
-                attributes = self.session.delete_item(request)
-            except ConstraintViolation as error:
-                error.obj = obj
-                raise
+        outcomes = self._run_all(lambda pair: self._send_delete(*pair), list(zip(objs, requests)))
+        expectations = []
+        for obj, request, (attributes, error) in zip(objs, requests, outcomes):
+            if error is not None:
+                continue
+            if level:
+                expectations.append(Expectation(obj, request["TableName"], request["Key"], deleted=True,
+                                                old_item=attributes))
             if sync and attributes is not None:
                 unpack_from_dynamodb(attrs=attributes, expected=type(obj).Meta.columns, obj=obj, engine=self)
             clear_marks(obj)
             signals.object_deleted.send(self, engine=self, obj=obj)
+        _raise_first(outcomes)
+        verify_writes(self, expectations, level, self.verify_timeout)
+
+    def _send_delete(self, obj: Any, request: dict) -> dict | None:
+        try:
+            return self.session.delete_item(request)
+        except ConstraintViolation as error:
+            error.obj = obj
+            raise
+
+    def batch(self, *, verify: Any = DEFAULT) -> BatchWriter:
+        """Collect saves and deletes, then send them with BatchWriteItem on a clean ``with`` exit.
+
+        Batch saves are PutItem: they replace whole items (unlike :meth:`save`, which updates columns).
+        """
+        return BatchWriter(self, verify=self.verify if verify is DEFAULT else check_level(verify))
+
+    # ----------------------------------------------------------------------------------- concurrency
+    def _executor(self) -> ThreadPoolExecutor:
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="bloop")
+            return self._pool
+
+    def _run_all(self, fn: Callable[[Any], Any], items: list) -> list[tuple[Any, BaseException | None]]:
+        """Run ``fn`` over items (concurrently when there are several); (result, error) per item, in order."""
+        def attempt(item: Any) -> tuple[Any, BaseException | None]:
+            try:
+                return fn(item), None
+            except Exception as error:  # reported per item, raised by the caller
+                return None, error
+        if len(items) <= 1 or self.max_workers == 1:
+            return [attempt(item) for item in items]
+        return list(self._executor().map(attempt, items))
 
     # --------------------------------------------------------------------------------------- reads
     def load(self, *objs: Any, consistent: bool = False) -> None:
@@ -336,6 +418,22 @@ class Engine:
         stream = Stream(model=model, engine=self)
         stream.move_to(position)
         return stream
+
+
+def _raise_first(outcomes: list[tuple[Any, BaseException | None]]) -> None:
+    for _, error in outcomes:
+        if error is not None:
+            raise error
+
+
+def _save_expectation(obj: Any, request: dict, changes: dict, old_item: dict | None) -> Expectation:
+    attributes = {}
+    for column, action in changes.items():
+        if action.type is ActionType.Set:
+            attributes[column.dynamo_name] = action.value
+        elif action.type is ActionType.Remove:
+            attributes[column.dynamo_name] = None
+    return Expectation(obj, request["TableName"], request["Key"], attributes=attributes, old_item=old_item)
 
 
 def _check_condition(condition: Any) -> None:

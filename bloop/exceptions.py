@@ -103,3 +103,42 @@ class UnknownType(BloopException, ValueError):
 
 class InvalidTransaction(BloopException, RuntimeError):
     """A transaction was built in a way DynamoDB would reject (too many items, one item twice, nothing to do)."""
+
+
+class TableSetupTimeout(BloopException):
+    """bind gave up waiting for part of a table (table, index, stream, TTL, backups) to become live."""
+
+    def __init__(self, message: str, parts: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.parts = parts or []
+
+
+class InvalidVerification(BloopException, ValueError):
+    """``verify`` was not None, "item" or "indexes"."""
+
+
+class VerificationFailed(BloopException):
+    """A write succeeded but reading it back did not show it; ``failures`` lists what was seen instead.
+
+    The write is never undone or repeated because of this.
+    """
+
+    def __init__(self, message: str, failures: list | None = None) -> None:
+        super().__init__(message)
+        self.failures = failures or []
+
+
+class VerificationTimeout(VerificationFailed):
+    """An index did not show the written state before the deadline (index reads are eventually consistent)."""
+
+
+class InvalidBatch(BloopException, ValueError):
+    """A batch holds something DynamoDB would reject, e.g. two requests for one key."""
+
+
+class BatchWriteIncomplete(BloopException):
+    """Some batch requests were still unprocessed after every retry; ``objects`` lists exactly those."""
+
+    def __init__(self, message: str, objects: list | None = None) -> None:
+        super().__init__(message)
+        self.objects = objects or []

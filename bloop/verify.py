@@ -1,0 +1,205 @@
+"""Post-conditions: after a write returns, read it back until the change is realized, or say what was seen.
+
+Two levels:
+
+* ``"item"``: one consistent BatchGetItem per 100 objects shows exactly what was written (or, for a
+  delete, that the item is gone). A mismatch means another writer got in between: VerificationFailed.
+* ``"indexes"``: the item check, then every global secondary index the object projects into is polled
+  (index reads are never consistent) until the object appears under its new index key with the
+  expected projected values, and is gone from its old index key; VerificationTimeout at the deadline.
+
+A failed verification never undoes or repeats the write.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from .exceptions import InvalidVerification, VerificationFailed, VerificationTimeout
+from .models import GlobalSecondaryIndex
+
+__all__ = ["LEVELS", "Expectation", "check_level", "verify_writes"]
+
+LEVELS = {None: None, "none": None, "item": "item", "indexes": "indexes"}
+DEFAULT_DEADLINE = 30.0
+
+
+def check_level(level: Any) -> str | None:
+    try:
+        return LEVELS[level]
+    except (KeyError, TypeError):
+        raise InvalidVerification(f'verify must be None, "item" or "indexes", not {level!r}') from None
+
+
+@dataclass
+class Expectation:
+    """What one write should have left behind."""
+
+    obj: Any
+    table_name: str
+    key: dict
+    deleted: bool = False
+    attributes: dict = field(default_factory=dict)  # dynamo name -> wire value, or None for "absent"
+    whole_item: bool = False  # batch puts replace the item: it must equal ``attributes`` exactly
+    old_item: dict | None = None  # the image before the write, when known (for old index keys)
+
+    @property
+    def identity(self) -> tuple:
+        return self.table_name, tuple(sorted((k, repr(v)) for k, v in self.key.items()))
+
+
+def _describe(obj: Any) -> str:
+    return repr(obj)
+
+
+def read_back(engine: Any, expectations: list[Expectation]) -> dict[tuple, dict | None]:
+    """Consistent reads of every expected item, batched 100 keys per BatchGetItem."""
+    request: dict[str, dict] = {}
+    seen = set()
+    for expectation in expectations:
+        if expectation.identity in seen:
+            continue
+        seen.add(expectation.identity)
+        request.setdefault(expectation.table_name, {"Keys": [], "ConsistentRead": True})["Keys"].append(
+            expectation.key)
+    found: dict[tuple, dict | None] = {identity: None for identity in seen}
+    if not request:
+        return found
+    loaded = engine.session.load_items(request)
+    by_table: dict[str, list[Expectation]] = {}
+    for expectation in expectations:
+        by_table.setdefault(expectation.table_name, []).append(expectation)
+    for table_name, items in loaded.items():
+        for item in items:
+            for expectation in by_table[table_name]:
+                if all(item.get(k) == v for k, v in expectation.key.items()):
+                    found[expectation.identity] = item
+    return found
+
+
+def _item_problem(expectation: Expectation, item: dict | None) -> str | None:
+    if expectation.deleted:
+        return None if item is None else f"deleted, but the item is still there: {item}"
+    if item is None:
+        return "saved, but no item was found"
+    if expectation.whole_item:
+        return None if item == expectation.attributes else f"expected {expectation.attributes}, found {item}"
+    wrong = {name: item.get(name) for name, value in expectation.attributes.items() if item.get(name) != value}
+    if wrong:
+        wanted = {name: expectation.attributes[name] for name in wrong}
+        return f"expected {wanted}, found {wrong}"
+    return None
+
+
+def _index_key(index: Any, item: dict | None) -> dict | None:
+    if item is None:
+        return None
+    key = {}
+    for column in index.keys:
+        if column.dynamo_name not in item:
+            return None
+        key[column.dynamo_name] = item[column.dynamo_name]
+    return key
+
+
+def _projected_names(index: Any) -> set[str]:
+    return {column.dynamo_name for column in index.projection["included"]}
+
+
+@dataclass
+class IndexCheck:
+    expectation: Expectation
+    index: Any
+    index_key: dict
+    present: bool
+    projected: dict  # for present checks: dynamo name -> wire value or None
+    seen: Any = "nothing yet"
+
+    def describe(self) -> str:
+        where = f"{self.index.model.__name__}.{self.index.name} under {self.index_key}"
+        wanted = f"present with {self.projected}" if self.present else "absent"
+        return f"{_describe(self.expectation.obj)}: {where} should be {wanted}; saw {self.seen}"
+
+
+def _index_checks(expectation: Expectation, item: dict | None) -> list[IndexCheck]:
+    checks = []
+    for index in type(expectation.obj).Meta.gsis:
+        new_key = None if expectation.deleted else _index_key(index, item)
+        old_key = _index_key(index, expectation.old_item)
+        if new_key is not None:
+            projected = {name: item.get(name) for name in _projected_names(index)}  # type: ignore[union-attr]
+            checks.append(IndexCheck(expectation, index, new_key, True, projected))
+        if old_key is not None and old_key != new_key:
+            checks.append(IndexCheck(expectation, index, old_key, False, {}))
+    return checks
+
+
+def _run_check(engine: Any, check: IndexCheck) -> bool:
+    expectation = check.expectation
+    names, values, conditions = {}, {}, []
+    for i, (name, value) in enumerate(sorted(check.index_key.items())):
+        names[f"#i{i}"], values[f":i{i}"] = name, value
+        conditions.append(f"#i{i} = :i{i}")
+    request: dict[str, Any] = {
+        "TableName": expectation.table_name, "IndexName": check.index.dynamo_name,
+        "KeyConditionExpression": " AND ".join(conditions),
+        "ExpressionAttributeNames": names, "ExpressionAttributeValues": values,
+    }
+    match = None
+    while True:
+        response = engine.session.query_items(request)
+        for item in response.get("Items", []):
+            if all(item.get(k) == v for k, v in expectation.key.items()):
+                match = item
+                break
+        if match is not None or not response.get("LastEvaluatedKey"):
+            break
+        request = {**request, "ExclusiveStartKey": response["LastEvaluatedKey"]}
+    if not check.present:
+        check.seen = "the item is still listed" if match is not None else "absent"
+        return match is None
+    if match is None:
+        check.seen = "the item is not listed"
+        return False
+    seen = {name: match.get(name) for name in check.projected}
+    check.seen = seen
+    return seen == check.projected
+
+
+def verify_writes(engine: Any, expectations: list[Expectation], level: str | None,
+                  deadline: float = DEFAULT_DEADLINE) -> dict[tuple, dict | None]:
+    """Check the writes; returns the read-back items by identity (used to fill ``sync="new"``)."""
+    if level is None or not expectations:
+        return {}
+    items = read_back(engine, expectations)
+    failures = []
+    for expectation in expectations:
+        problem = _item_problem(expectation, items[expectation.identity])
+        if problem:
+            failures.append(f"{_describe(expectation.obj)}: {problem}")
+    if failures:
+        raise VerificationFailed(
+            f"{len(failures)} write(s) were not visible in a consistent read (another writer?): "
+            + "; ".join(failures[:10]), failures=failures)
+    if level == "indexes":
+        pending = [c for e in expectations for c in _index_checks(e, items[e.identity])
+                   if isinstance(c.index, GlobalSecondaryIndex)]
+        _poll(engine, pending, deadline)
+    return items
+
+
+def _poll(engine: Any, pending: list[IndexCheck], deadline: float) -> None:
+    give_up_at = time.monotonic() + deadline
+    delay = 0.02
+    while pending:
+        pending = [check for check in pending if not _run_check(engine, check)]
+        if not pending:
+            return
+        if time.monotonic() + delay > give_up_at:
+            failures = [check.describe() for check in pending]
+            raise VerificationTimeout(
+                f"{len(failures)} index entr(y/ies) not realized after {deadline}s: " + "; ".join(failures[:10]),
+                failures=failures)
+        engine.session.retry.sleep(delay)
+        delay = min(delay * 2, 1.0)
