@@ -20,6 +20,7 @@ from .exceptions import (
     ItemTooLarge,
     MissingObjects,
     TableMismatch,
+    TableSetupTimeout,
 )
 from .models import (
     BaseModel,
@@ -107,20 +108,25 @@ class Engine:
                 table_name = names[m]
                 if table_name not in created and self.session.create_table(create_table_request(table_name, m)):
                     created.add(table_name)
-            descriptions = {name: self._wait_for_table(name) for name in set(names.values())}
+            descriptions = {name: self._wait_until(name, lambda name=name: self._table_problems(name))
+                            for name in set(names.values())}
             for m in models:
                 table_name = names[m]
                 if table_name in created:
                     self._enable_extras(m, table_name)
                 description = descriptions[table_name]
+                # TTL and backups that this bind just asked for are awaited below, not compared
+                existing = table_name not in created
                 problems = compare_tables(
                     m, description,
-                    ttl=self.session.describe_ttl(table_name) if m.Meta.ttl else None,
-                    backups=self.session.describe_backups(table_name) if m.Meta.backups else None)
+                    ttl=self.session.describe_ttl(table_name) if m.Meta.ttl and existing else None,
+                    backups=self.session.describe_backups(table_name) if m.Meta.backups and existing else None)
                 if problems:
                     raise TableMismatch(
                         f"table {table_name!r} does not match {m.__name__}: " + "; ".join(problems) +
                         ". bloop never alters an existing table: change the model, or migrate the table")
+                # the stream, TTL and backups of a table can lag behind its ACTIVE status
+                description = self._wait_until(table_name, lambda m=m, t=table_name: self._extras_problems(m, t))
                 stream_arn = description.get("LatestStreamArn") if expected_stream_view(m) else None
                 self._bound[m] = BoundTable(table_name, stream_arn, description)
                 signals.model_validated.send(self, engine=self, model=m)
@@ -137,18 +143,42 @@ class Engine:
         if meta.backups and meta.backups["enabled"]:
             self.session.enable_backups(table_name)
 
-    def _wait_for_table(self, table_name: str) -> dict:
-        """Poll DescribeTable with capped exponential backoff until the table and its GSIs are ACTIVE."""
+    def _table_problems(self, table_name: str) -> tuple[dict, list[str]]:
+        description = self.session.describe_table(table_name)
+        return description, table_status_problems(description)
+
+    def _extras_problems(self, model: Any, table_name: str) -> tuple[dict, list[str]]:
+        """Parts of the table that the model declares and that are not live yet."""
+        description, problems = self._table_problems(table_name)
+        meta = model.Meta
+        if expected_stream_view(model):
+            arn = description.get("LatestStreamArn")
+            status = self.session.describe_stream_page(arn, limit=1).get("StreamStatus") if arn else None
+            if status != "ENABLED":
+                problems.append(f"stream is {status or 'not created'}")
+        if meta.ttl:
+            ttl = self.session.describe_ttl(table_name)
+            if ttl.get("TimeToLiveStatus") != "ENABLED":
+                problems.append(f"TTL is {ttl.get('TimeToLiveStatus')}")
+        if meta.backups and meta.backups["enabled"]:
+            backups = self.session.describe_backups(table_name)
+            status = (backups.get("PointInTimeRecoveryDescription") or {}).get("PointInTimeRecoveryStatus")
+            if status != "ENABLED":
+                problems.append(f"point-in-time recovery is {status}")
+        return description, problems
+
+    def _wait_until(self, table_name: str, check: Callable[[], tuple[dict, list[str]]]) -> dict:
+        """Poll ``check`` with capped exponential backoff until it reports no problems, or time out."""
         deadline = time.monotonic() + self.bind_timeout
         delay = 0.05
         while True:
-            description = self.session.describe_table(table_name)
-            problems = table_status_problems(description)
+            description, problems = check()
             if not problems:
                 return description
             if time.monotonic() + delay > deadline:
-                raise TableMismatch(f"table {table_name!r} was not usable after {self.bind_timeout}s: "
-                                    + "; ".join(problems))
+                raise TableSetupTimeout(
+                    f"table {table_name!r} was not fully live after {self.bind_timeout}s: " + "; ".join(problems),
+                    parts=problems)
             self.session.retry.sleep(delay)
             delay = min(delay * 2, 5.0)
 

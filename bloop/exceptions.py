@@ -142,3 +142,45 @@ class BatchWriteIncomplete(BloopException):
     def __init__(self, message: str, objects: list | None = None) -> None:
         super().__init__(message)
         self.objects = objects or []
+
+
+class RecordsLost(RecordsExpired):
+    """Retention trimmed stream records before they were read; ``losses`` says which shard and where.
+
+    Raised by ``next(stream)`` when no ``stream.on_loss`` callback is set. The stream has already moved
+    past the gap, so calling ``next`` again carries on with the oldest record still retained.
+    """
+
+    def __init__(self, message: str, losses: Iterable | None = None) -> None:
+        super().__init__(message)
+        self.losses = list(losses or [])
+
+
+class StreamDisabled(InvalidStream):
+    """The stream was disabled and every record it held has been delivered; ``token`` is the final position."""
+
+    def __init__(self, message: str, token: Any = None) -> None:
+        super().__init__(message)
+        self.token = token
+
+
+class StreamNotFound(InvalidStream):
+    """The stream (or its table) no longer exists; ``token`` is the last position, kept for diagnosis."""
+
+    def __init__(self, message: str, token: Any = None) -> None:
+        super().__init__(message)
+        self.token = token
+
+
+class RecordDecodeError(BloopException, ValueError):
+    """A stream record could not be turned into the model; the stream stays on it until ``stream.skip``."""
+
+    def __init__(self, message: str, *, shard_id: str, sequence_number: str, record: Any = None) -> None:
+        super().__init__(message)
+        self.shard_id = shard_id
+        self.sequence_number = sequence_number
+        self.record = record
+
+
+class CheckpointConflict(BloopException):
+    """Another worker saved the checkpoint since this one loaded it; reload before saving again."""

@@ -1,0 +1,149 @@
+"""Post-conditions over HTTP; index lag is scripted by a client wrapper (moto is immediately consistent)."""
+import pytest
+
+from bloop import BaseModel, Column, GlobalSecondaryIndex, Integer, MissingObjects, String
+from bloop.exceptions import InvalidVerification, VerificationFailed, VerificationTimeout
+from bloop.session import RetryPolicy
+from bloop.testing import unique_prefix
+
+
+class Player(BaseModel):
+    id = Column(String, hash_key=True)
+    team = Column(String)
+    score = Column(Integer)
+    by_team = GlobalSecondaryIndex(projection=["score"], hash_key="team")
+
+
+class LaggingIndex:
+    """Wraps a dynamodb client: the first ``lag`` index queries answer with a stale view.
+
+    ``stale_items`` is what the stale view shows (default nothing). Counts index queries and batch reads.
+    """
+
+    def __init__(self, client, lag=0, stale_items=()):
+        self._client = client
+        self.lag = lag
+        self.stale_items = list(stale_items)
+        self.index_queries = 0
+        self.batch_gets = 0
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
+
+    def query(self, **request):
+        if "IndexName" in request:
+            self.index_queries += 1
+            if self.lag > 0:
+                self.lag -= 1
+                return {"Items": list(self.stale_items), "Count": len(self.stale_items), "ScannedCount": 0}
+        return self._client.query(**request)
+
+    def batch_get_item(self, **request):
+        self.batch_gets += 1
+        return self._client.batch_get_item(**request)
+
+
+@pytest.fixture
+def lagging(bloop_local, engine_factory):
+    def make(lag=0, stale_items=(), **kwargs):
+        client = LaggingIndex(bloop_local.dynamodb, lag, stale_items)
+        engine = engine_factory(dynamodb=client, retry=RetryPolicy(sleep=lambda s: None),
+                                table_name_template=unique_prefix() + "{table_name}", **kwargs)
+        engine.bind(Player)
+        return engine, client
+    return make
+
+
+def test_item_level_reads_back_in_batches(lagging):
+    engine, client = lagging()
+    players = [Player(id=str(i), team="a", score=i) for i in range(250)]
+    engine.save(*players, verify="item")
+    assert client.batch_gets == 3  # 250 objects, 100 keys per BatchGetItem
+    engine.delete(*players, verify="item")
+    assert client.batch_gets == 6
+
+
+def test_index_level_polls_until_realized(lagging):
+    engine, client = lagging(lag=3)
+    engine.save(Player(id="p1", team="red", score=5), verify="indexes")
+    assert client.index_queries == 4  # three stale answers, then the realized one
+
+
+def test_index_level_times_out_naming_object_and_index(lagging):
+    engine, client = lagging(lag=10 ** 6, verify_timeout=0.2)
+    player = Player(id="p2", team="blue", score=1)
+    with pytest.raises(VerificationTimeout) as excinfo:
+        engine.save(player, verify="indexes")
+    message = str(excinfo.value)
+    assert "Player.by_team" in message and "p2" in message and "not listed" in message
+    # the write itself happened and is not undone
+    fresh = Player(id="p2")
+    engine.load(fresh, consistent=True)
+    assert fresh.score == 1
+
+
+def test_index_key_change_waits_for_old_entry_to_go(lagging):
+    engine, client = lagging()
+    player = Player(id="p3", team="old", score=1)
+    engine.save(player)
+    stale = {"id": {"S": "p3"}, "team": {"S": "old"}, "score": {"N": "1"}}
+    client.stale_items, client.lag = [stale], 2
+    player.team = "new"
+    engine.save(player, verify="indexes")
+    assert client.index_queries >= 3
+
+
+def test_delete_with_indexes_waits_for_removal(lagging):
+    engine, client = lagging()
+    player = Player(id="p4", team="gone", score=1)
+    engine.save(player)
+    client.stale_items = [{"id": {"S": "p4"}, "team": {"S": "gone"}, "score": {"N": "1"}}]
+    client.lag = 2
+    engine.delete(player, verify="indexes")
+    assert client.index_queries == 3
+
+
+def test_projected_values_must_match(lagging):
+    engine, client = lagging()
+    player = Player(id="p5", team="t", score=1)
+    engine.save(player)
+    client.stale_items = [{"id": {"S": "p5"}, "team": {"S": "t"}, "score": {"N": "1"}}]
+    client.lag = 2
+    player.score = 2
+    engine.save(player, verify="indexes")
+    assert client.index_queries == 3  # the stale score was not accepted
+
+
+def test_concurrent_writer_is_reported_not_undone(lagging):
+    engine, client = lagging()
+    player = Player(id="p6", team="t", score=1)
+    real = client._client
+
+    class Interfering(LaggingIndex):
+        def batch_get_item(self, **request):
+            real.update_item(TableName=request_table(request), Key={"id": {"S": "p6"}},
+                             UpdateExpression="SET score = :s", ExpressionAttributeValues={":s": {"N": "99"}})
+            return real.batch_get_item(**request)
+
+    def request_table(request):
+        return next(iter(request["RequestItems"]))
+
+    engine.session.dynamodb_client = Interfering(real)
+    with pytest.raises(VerificationFailed, match="99"):
+        engine.save(player, verify="item")
+
+
+def test_engine_default_and_sync_new(lagging):
+    engine, client = lagging(verify="indexes")
+    player = Player(id="p7", team="t", score=3)
+    engine.save(player, sync="new")
+    assert client.index_queries == 1 and client.batch_gets == 1
+    assert player.score == 3
+
+
+def test_unknown_level_is_refused_before_writing(lagging):
+    engine, client = lagging()
+    with pytest.raises(InvalidVerification):
+        engine.save(Player(id="p8", score=1), verify="everything")
+    with pytest.raises(MissingObjects):
+        engine.load(Player(id="p8"), consistent=True)
