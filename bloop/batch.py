@@ -81,8 +81,13 @@ class BatchWriter:
         """Send everything; raises BatchWriteIncomplete listing exactly the objects not written."""
         from .verify import Expectation, verify_writes
 
+        objs = [obj for _, obj in self._entries]
+        writes, hooks = self.engine._prepare_writes(objs, "put")
+        for write, (kind, _) in zip(writes, self._entries):
+            write.kind = "put" if kind == "save" else "delete"
         rendered = self._render()  # every object validated and dumped before the first request
         self._entries, self._ids = [], set()
+        self.engine._before_send(hooks, writes)
         chunks = list(chunked(rendered, BATCH_WRITE_ITEM_CHUNK_SIZE))
         outcomes = self.engine._run_all(self._send_chunk, chunks)
         unprocessed: set[tuple] = set()
@@ -93,6 +98,11 @@ class BatchWriter:
                 unprocessed.update(identity for *_, identity in chunk)
             else:
                 unprocessed.update(left)
+        for write, (*_, identity) in zip(writes, rendered):
+            if identity in unprocessed:
+                write.error = errors[0] if errors else BatchWriteIncomplete("unprocessed", [write.obj])
+        for hook in hooks:
+            hook.after_send(self.engine, writes)
         expectations = []
         for kind, obj, table_name, request, identity in rendered:
             if identity in unprocessed:
@@ -114,6 +124,7 @@ class BatchWriter:
                 "they are listed in .objects (everything else was written)", objects=failed) from (
                     errors[0] if errors else None)
         verify_writes(self.engine, expectations, self.verify, self.engine.verify_timeout)
+        self.engine._verify_hooks(hooks, writes, self.verify)
 
     def _send_chunk(self, chunk: list) -> set[tuple]:
         """One chunk of <= 25 requests, retrying UnprocessedItems with backoff; returns what is still left."""

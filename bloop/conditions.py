@@ -155,6 +155,13 @@ class Condition:
         return ()
 
 
+def conditions_and(left: Any, right: Any) -> Any:
+    """``left & right`` where either may be None or empty."""
+    if left and right:
+        return left & right
+    return left or right
+
+
 def _as_condition(value: Any) -> Condition:
     if not isinstance(value, Condition):
         raise InvalidCondition(f"can only combine conditions with & and |, not {value!r}")

@@ -10,7 +10,7 @@ from typing import Any, Callable, Iterable, TypeVar
 from . import signals
 from .actions import ActionType
 from .batch import BatchWriter
-from .conditions import Condition, ConditionRenderer
+from .conditions import Condition, ConditionRenderer, conditions_and
 from .exceptions import (
     ConstraintViolation,
     InvalidModel,
@@ -21,7 +21,9 @@ from .exceptions import (
     MissingObjects,
     TableMismatch,
     TableSetupTimeout,
+    VerificationFailed,
 )
+from .hooks import EngineHook, Write
 from .models import (
     BaseModel,
     clear_marks,
@@ -71,7 +73,7 @@ class Engine:
     def __init__(self, *, dynamodb: Any = None, dynamodbstreams: Any = None,
                  table_name_template: str | Callable[[Any], str] = "{table_name}",
                  retry: RetryPolicy | None = None, bind_timeout: float = 300.0, verify: str | None = None,
-                 verify_timeout: float = 30.0, max_workers: int = 10) -> None:
+                 verify_timeout: float = 30.0, max_workers: int = 10, s3: Any = None) -> None:
         self._table_name = _validate_template(table_name_template)
         self.table_name_template = table_name_template
         self.session = SessionWrapper(dynamodb=dynamodb, dynamodbstreams=dynamodbstreams, retry=retry)
@@ -85,6 +87,8 @@ class Engine:
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
         self._bound: dict[Any, BoundTable] = {}
+        self._hooks: dict[Any, list[EngineHook]] = {}
+        self.s3 = s3  # an S3 client, for S3-backed columns (bloop.ext.s3)
 
     # ------------------------------------------------------------------------------------ binding
     def _compute_table_name(self, model: Any) -> str:
@@ -134,6 +138,7 @@ class Engine:
             for m in models:
                 self._bound[m] = BoundTable(names[m])
         for m in models:
+            self._hooks[m] = _hooks_of(m)
             signals.model_bound.send(self, engine=self, model=m)
 
     def _enable_extras(self, model: Any, table_name: str) -> None:
@@ -211,11 +216,12 @@ class Engine:
             self._check_object(obj)
         return unique
 
-    def _render_save(self, obj: Any, condition: Any, sync: Any, level: str | None = None) -> tuple[dict, dict]:
+    def _render_save(self, obj: Any, condition: Any, sync: Any, level: str | None = None,
+                     return_old: bool = False) -> tuple[dict, dict]:
         renderer = ConditionRenderer(self)
         changes = dump_changes(obj, renderer.context)
         return_values = SYNC_SAVE[sync]
-        if level == "indexes" and type(obj).Meta.gsis:
+        if (level == "indexes" and type(obj).Meta.gsis) or (return_old and sync is None):
             return_values = "ALL_OLD"  # old index keys must be checked for removal; sync="new" reads back
         request: dict[str, Any] = {
             "TableName": self._binding(type(obj)).table_name,
@@ -249,9 +255,17 @@ class Engine:
         level = self.verify if verify is DEFAULT else check_level(verify)
         _check_condition(condition)
         objs = self._unique(objs)
-        rendered = [self._render_save(obj, condition, sync, level) for obj in objs]
+        writes, hooks = self._prepare_writes(objs, "save")
+        rendered = [self._render_save(w.obj, conditions_and(condition, w.condition), sync, level, w.state.get("return_old"))
+                    for w in writes]
+        self._before_send(hooks, writes)
         outcomes = self._run_all(lambda pair: self._send_save(pair[0], pair[1][0], condition, sync),
                                  list(zip(objs, rendered)))
+        for write, (result, error) in zip(writes, outcomes):
+            write.error = error
+            write.old_item = result[1] if result else None
+        for hook in hooks:
+            hook.after_send(self, writes)
         expectations = []
         for obj, (request, changes), (result, error) in zip(objs, rendered, outcomes):
             if error is not None:
@@ -266,6 +280,7 @@ class Engine:
             signals.object_saved.send(self, engine=self, obj=obj)
         _raise_first(outcomes)
         items = verify_writes(self, expectations, level, self.verify_timeout)
+        self._verify_hooks(hooks, writes, level)
         if sync == "new" and level:
             for expectation in expectations:
                 item = items.get(expectation.identity)
@@ -327,16 +342,23 @@ class Engine:
         level = self.verify if verify is DEFAULT else check_level(verify)
         _check_condition(condition)
         objs = self._unique(objs)
+        writes, hooks = self._prepare_writes(objs, "delete")
         requests = []
-        for obj in objs:
+        for write in writes:
+            obj = write.obj
             renderer = ConditionRenderer(self)
-            wants_old = sync == "old" or (level == "indexes" and type(obj).Meta.gsis)
+            wants_old = sync == "old" or (level == "indexes" and type(obj).Meta.gsis) or write.state.get("return_old")
             request = {"TableName": self._binding(type(obj)).table_name, "Key": dump_key(obj, renderer.context),
                        "ReturnValues": "ALL_OLD" if wants_old else "NONE"}
-            renderer.condition_expression("ConditionExpression", condition)
+            renderer.condition_expression("ConditionExpression", conditions_and(condition, write.condition))
             request.update(renderer.output)
             requests.append(request)
+        self._before_send(hooks, writes)
         outcomes = self._run_all(lambda pair: self._send_delete(*pair), list(zip(objs, requests)))
+        for write, (attributes, error) in zip(writes, outcomes):
+            write.error, write.old_item = error, attributes
+        for hook in hooks:
+            hook.after_send(self, writes)
         expectations = []
         for obj, request, (attributes, error) in zip(objs, requests, outcomes):
             if error is not None:
@@ -350,6 +372,7 @@ class Engine:
             signals.object_deleted.send(self, engine=self, obj=obj)
         _raise_first(outcomes)
         verify_writes(self, expectations, level, self.verify_timeout)
+        self._verify_hooks(hooks, writes, level)
 
     def _send_delete(self, obj: Any, request: dict) -> dict | None:
         try:
@@ -364,6 +387,47 @@ class Engine:
         Batch saves are PutItem: they replace whole items (unlike :meth:`save`, which updates columns).
         """
         return BatchWriter(self, verify=self.verify if verify is DEFAULT else check_level(verify))
+
+    # ----------------------------------------------------------------------------------------- hooks
+    def _hooks_for(self, objs: Iterable[Any]) -> list[EngineHook]:
+        found: list[EngineHook] = []
+        for model in {type(obj) for obj in objs}:
+            for hook in self._hooks.get(model, ()):
+                if hook not in found:
+                    found.append(hook)
+        return found
+
+    def _prepare_writes(self, objs: list[Any], kind: str) -> tuple[list[Write], list[EngineHook]]:
+        writes = [Write(obj, kind) for obj in objs]
+        hooks = self._hooks_for(objs)
+        for hook in hooks:
+            hook.prepare(self, writes)
+        return writes, hooks
+
+    def _before_send(self, hooks: list[EngineHook], writes: list[Write]) -> None:
+        """Run the hooks' I/O before the writes; on failure every write is marked failed and cleaned up."""
+        try:
+            for hook in hooks:
+                hook.before_send(self, writes)
+        except BaseException as error:
+            for write in writes:
+                write.error = error
+            for hook in hooks:
+                hook.after_send(self, writes)
+            raise
+
+    def _verify_hooks(self, hooks: list[EngineHook], writes: list[Write], level: str | None) -> None:
+        if not level:
+            return
+        problems = [problem for hook in hooks for problem in hook.verify(self, writes)]
+        if problems:
+            raise VerificationFailed("; ".join(problems[:10]), failures=problems)
+
+    def _after_load(self, objs: list[Any]) -> None:
+        """Let hooks finish objects just filled from DynamoDB (e.g. fetch S3-backed values), a batch at once."""
+        if objs:
+            for hook in self._hooks_for(objs):
+                hook.after_load(self, objs)
 
     # ----------------------------------------------------------------------------------- concurrency
     def _executor(self) -> ThreadPoolExecutor:
@@ -399,10 +463,13 @@ class Engine:
         if not request:
             return
         response = self.session.load_items(request)
+        loaded = []
         for table_name, items in response.items():
             for item in items:
                 for obj in wanted.pop((table_name, _key_identity_of(item, wanted, table_name)), []):
                     unpack_from_dynamodb(attrs=item, expected=type(obj).Meta.columns, obj=obj, engine=self)
+                    loaded.append(obj)
+        self._after_load(loaded)
         if wanted:
             missing = [obj for group in wanted.values() for obj in group]
             raise MissingObjects(f"{len(missing)} object(s) were not found", objects=missing)
@@ -448,6 +515,17 @@ class Engine:
         stream = Stream(model=model, engine=self)
         stream.move_to(position)
         return stream
+
+
+def _hooks_of(model: Any) -> list[EngineHook]:
+    """Hooks the model's column types ask for (one per distinct hook object)."""
+    hooks: list[EngineHook] = []
+    for column in sorted(model.Meta.columns, key=lambda c: c.name):
+        factory = getattr(column.typedef, "engine_hook", None)
+        hook = factory() if callable(factory) else None
+        if hook is not None and hook not in hooks:
+            hooks.append(hook)
+    return hooks
 
 
 def _raise_first(outcomes: list[tuple[Any, BaseException | None]]) -> None:

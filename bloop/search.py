@@ -161,7 +161,7 @@ class SearchIterator:
         self.reset()
 
     def reset(self) -> None:
-        self.buffer: deque[dict] = deque()
+        self.buffer: deque[tuple[dict, Any]] = deque()
         self._count = 0
         self._scanned = 0
         self._exclusive_start_key: dict | None = None
@@ -190,7 +190,7 @@ class SearchIterator:
         response = self.engine.session.search_items(self.mode, request)
         self._count += response.get("Count", 0)
         self._scanned += response.get("ScannedCount", 0)
-        self.buffer.extend(response.get("Items", []))
+        self.buffer.extend(self._unpack_page(response.get("Items", [])))
         self._exclusive_start_key = response.get("LastEvaluatedKey")
         self._done = not self._exclusive_start_key
 
@@ -202,12 +202,22 @@ class SearchIterator:
             if self._done:
                 raise StopIteration
             self._fetch_page()
-        item = self.buffer.popleft()
-        self._last_yielded_key = {n: item[n] for n in self._key_names if n in item}
-        projected = self._search.projected
-        obj = unpack_from_dynamodb(attrs=item, expected=projected, model=self.model, context={"engine": self.engine})
-        signals.object_loaded.send(self.engine, engine=self.engine, obj=obj)
+        key, obj = self.buffer.popleft()
+        self._last_yielded_key = key
         return obj
+
+    def _unpack_page(self, items: list[dict]) -> list[tuple[dict, Any]]:
+        """Objects for a whole page at once, so engine hooks can finish them together."""
+        engine, model, projected = self.engine, self.model, self._search.projected
+        context = {"engine": engine}
+        page = []
+        for item in items:
+            obj = unpack_from_dynamodb(attrs=item, expected=projected, model=model, context=context)
+            page.append(({n: item[n] for n in self._key_names if n in item}, obj))
+        engine._after_load([obj for _, obj in page])
+        for _, obj in page:
+            signals.object_loaded.send(engine, engine=engine, obj=obj)
+        return page
 
     def first(self) -> Any:
         self.reset()

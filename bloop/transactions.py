@@ -6,7 +6,7 @@ import uuid
 from typing import Any, Callable
 
 from . import signals
-from .conditions import ConditionRenderer
+from .conditions import ConditionRenderer, conditions_and
 from .exceptions import InvalidTransaction, MissingObjects, TransactionTokenExpired
 from .models import dump_changes, dump_key, settle_after_save, unpack_from_dynamodb
 
@@ -85,7 +85,14 @@ class PreparedTransaction:
         self.tx_id = uuid.uuid4().hex
         self.first_commit_at: float | None = None
         self._clock = clock
-        self._wire = [self._render(kind, obj, condition) for kind, obj, condition in items]
+        writes = [obj for kind, obj, _ in items if kind != "load"]
+        self._writes, self._hooks = engine._prepare_writes(writes, "save") if mode == "w" else ([], [])
+        extra = {id(w.obj): w for w in self._writes}
+        for write, (kind, _, _) in zip(self._writes, [i for i in items if i[0] != "load"]):
+            write.kind = kind
+        self._wire = [self._render(kind, obj, conditions_and(condition, extra[id(obj)].condition if id(obj) in extra
+                                                    else None))
+                      for kind, obj, condition in items]
         seen = set()
         for (_, obj, _), wire in zip(items, self._wire):
             body = next(iter(wire.values()))
@@ -118,13 +125,15 @@ class PreparedTransaction:
         engine = self.engine
         if self.mode == "r":
             response = engine.session.transaction_read(self._wire)
-            missing = []
+            missing, loaded = [], []
             for (_, obj, _), entry in zip(self.items, response.get("Responses", [])):
                 item = entry.get("Item")
                 if item is None:
                     missing.append(obj)
                 else:
                     unpack_from_dynamodb(attrs=item, expected=type(obj).Meta.columns, obj=obj, engine=engine)
+                    loaded.append(obj)
+            engine._after_load(loaded)
             if missing:
                 raise MissingObjects("some objects were not found in the read transaction", objects=missing)
             return self
@@ -135,7 +144,17 @@ class PreparedTransaction:
             raise TransactionTokenExpired(
                 "this prepared transaction was first committed over 9.5 minutes ago; DynamoDB no longer "
                 "treats a retry as the same request. prepare() a new one")
-        engine.session.transaction_write(self._wire, self.tx_id)
+        writes = self._writes
+        engine._before_send(self._hooks, writes)
+        try:
+            engine.session.transaction_write(self._wire, self.tx_id)
+        except BaseException as error:
+            for write in writes:
+                write.error = error
+            raise
+        finally:
+            for hook in self._hooks:
+                hook.after_send(engine, writes)
         for kind, obj, _ in self.items:
             if kind == "save":
                 settle_after_save(obj)
