@@ -256,8 +256,8 @@ class Engine:
         _check_condition(condition)
         objs = self._unique(objs)
         writes, hooks = self._prepare_writes(objs, "save")
-        rendered = [self._render_save(w.obj, conditions_and(condition, w.condition), sync, level, w.state.get("return_old"))
-                    for w in writes]
+        rendered = [self._render_save(w.obj, conditions_and(condition, w.condition), sync, level,
+                                      w.state.get("return_old")) for w in writes]
         self._before_send(hooks, writes)
         outcomes = self._run_all(lambda pair: self._send_save(pair[0], pair[1][0], condition, sync),
                                  list(zip(objs, rendered)))
@@ -474,7 +474,7 @@ class Engine:
             missing = [obj for group in wanted.values() for obj in group]
             raise MissingObjects(f"{len(missing)} object(s) were not found", objects=missing)
 
-    def query(self, model_or_index: Any, key: Condition, *, filter: Condition | None = None,
+    def query(self, model_or_index: Any, key: Condition, filter: Condition | None = None,
               projection: Any = "all", consistent: bool = False, forward: bool = True) -> QueryIterator:
         model = getattr(model_or_index, "model", None) or model_or_index
         self._binding(model)
@@ -482,7 +482,7 @@ class Engine:
                         consistent=consistent, forward=forward)
         return search.prepare()  # type: ignore[return-value]
 
-    def scan(self, model_or_index: Any, *, filter: Condition | None = None, projection: Any = "all",
+    def scan(self, model_or_index: Any, filter: Condition | None = None, projection: Any = "all",
              consistent: bool = False, parallel: tuple[int, int] | None = None) -> ScanIterator:
         model = getattr(model_or_index, "model", None) or model_or_index
         self._binding(model)

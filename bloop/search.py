@@ -103,6 +103,10 @@ class Search:
                 self.projected.add(column)
             if not self.projected:
                 raise InvalidSearch("projection needs at least one column, or 'all' / 'count'")
+        # the keys are always fetched (see _render), so results can be saved or loaded again
+        keys = self.model.Meta.keys | (self.index.keys if self.index is not None else set())
+        self.unpacked = self.projected if self.projected is None or keys <= self.projected else (
+            set(self.projected) | keys)
         self.forward = forward
         if parallel is not None:
             if mode != "scan":
@@ -208,7 +212,7 @@ class SearchIterator:
 
     def _unpack_page(self, items: list[dict]) -> list[tuple[dict, Any]]:
         """Objects for a whole page at once, so engine hooks can finish them together."""
-        engine, model, projected = self.engine, self.model, self._search.projected
+        engine, model, projected = self.engine, self.model, self._search.unpacked
         context = {"engine": engine}
         page = []
         for item in items:

@@ -1,0 +1,235 @@
+"""One shard's reading state, and fetching its next page of records.
+
+The *position* (``iterator_type`` + ``sequence_number``) is what has been consumed: it only moves when
+a record is delivered (or skipped by a time seek), never when one is merely fetched, so a token always
+describes exactly what the user has seen. A shard is only fetched once every record fetched from it
+before has been delivered, so at fetch time the position is also where the last page ended: a lost or
+expired iterator is re-acquired from the position with nothing skipped and nothing read twice.
+
+``fetch`` runs on a worker thread. It touches only this shard (the coordinator waits for every worker
+before it reads any shard again) and the thread-safe session.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..exceptions import BloopException, InvalidPosition, InvalidStream, RecordsExpired, ShardIteratorExpired
+from .clock import Clock
+
+__all__ = ["Loss", "Shard"]
+
+#: re-acquire an exact iterator this long after it was issued (they expire after 15 minutes)
+REFRESH_AFTER = 12 * 60.0
+#: empty pages followed in one fetch before the shard counts as read up to its head; a fresh iterator
+#: can meet several empty pages before records further on ("GetRecords and empty pages")
+CATCH_UP_PAGES = 5
+#: pages one fetch reads at most (pages whose records a time seek skips included), to bound one round
+MAX_PAGES_PER_FETCH = 20
+#: ShardIteratorExpired on freshly issued iterators this many times in a row is not expiry: give up
+MAX_EXPIRIES = 3
+
+
+@dataclass
+class Loss:
+    """Records retention removed before they were read (invariant I5).
+
+    The lost records are those of ``shard_id`` with ``after_sequence_number`` < sequence number <
+    ``before_sequence_number`` (both bounds exclusive; None is open). With ``before_sequence_number``
+    None the gap may also cover the shard's descendants: a consumer offline for more than a day
+    cannot know which shards came and went.
+    """
+
+    shard_id: str
+    after_sequence_number: str | None
+    before_sequence_number: str | None
+    reason: str
+
+    def __str__(self) -> str:
+        after = self.after_sequence_number or "its start"
+        before = self.before_sequence_number or "its end (and possibly its descendants)"
+        return f"shard {self.shard_id}: records after {after} up to {before} were lost ({self.reason})"
+
+
+def _sequence(record: dict) -> str:
+    return record["dynamodb"]["SequenceNumber"]
+
+
+class Shard:
+    """Where reading of one shard stands."""
+
+    def __init__(self, shard_id: str, *, parent: str | None = None, iterator_type: str = "trim_horizon",
+                 sequence_number: str | None = None, skip_before: float | None = None,
+                 finished: bool = False, from_start: bool = False) -> None:
+        self.shard_id = shard_id
+        self.parent = parent
+        self.iterator_type = iterator_type
+        self.sequence_number = sequence_number
+        #: epoch seconds; records created before are skipped (what is left of a move_to(datetime))
+        self.skip_before = skip_before
+        #: the position is the shard's StartingSequenceNumber, chosen by us: fall back if it is refused
+        self.from_start = from_start
+        self.iterator: str | None = None
+        self.iterator_at = 0.0
+        #: GetRecords stopped returning NextShardIterator: every record has been fetched
+        self.exhausted = finished
+        #: the shard is no longer readable (ResourceNotFound): trimmed away, or the stream is gone
+        self.gone = False
+        self.at_head = False
+        self.empty_streak = 0
+        self.not_before = 0.0
+        self.last_polled = 0.0
+        self.failures = 0
+        self.child_lookups = 0
+        self.latest_issued = False
+        self.pending_loss: Loss | None = None
+        #: gaps found by the last fetch, for the coordinator to report
+        self.losses: list[Loss] = []
+
+    # ------------------------------------------------------------------------------------- position
+    def token(self) -> dict:
+        entry: dict[str, Any] = {"shard_id": self.shard_id}
+        if self.parent is not None:
+            entry["parent"] = self.parent
+        entry["iterator_type"] = self.iterator_type
+        if self.sequence_number is not None:
+            entry["sequence_number"] = self.sequence_number
+        if self.skip_before is not None:
+            entry["skip_before"] = self.skip_before
+        return entry
+
+    def consumed(self, sequence_number: str) -> None:
+        """A record of this shard was delivered (or skipped on purpose)."""
+        self.iterator_type = "after_sequence"
+        self.sequence_number = sequence_number
+        self.from_start = False
+
+    def _consumed_bound(self) -> str | None:
+        """Exclusive lower bound of what has not been delivered yet (None: from the shard's start)."""
+        if self.iterator_type == "after_sequence":
+            return self.sequence_number
+        if self.iterator_type == "at_sequence" and self.sequence_number:
+            return str(int(self.sequence_number) - 1)
+        return None
+
+    def lost_remainder(self, reason: str) -> Loss:
+        """The gap when the shard vanished before it was read to its end."""
+        return Loss(self.shard_id, self._consumed_bound(), None, reason)
+
+    # -------------------------------------------------------------------------------------- reading
+    def fetch(self, session: Any, stream_arn: str, clock: Clock, limit: int | None = None) -> list[dict]:
+        """The next records past the position ([] at the head, or when the shard ended or vanished)."""
+        expiries = 0
+        pages = 0
+        self.last_polled = clock.monotonic()
+        self.at_head = False
+        while pages < MAX_PAGES_PER_FETCH:
+            if self.iterator is None or self._stale(clock):
+                if not self._acquire(session, stream_arn, clock):
+                    return []
+            try:
+                response = session.get_stream_records(self.iterator, limit)
+            except ShardIteratorExpired:
+                expiries += 1
+                if expiries >= MAX_EXPIRIES:
+                    raise
+                self.iterator = None
+                continue
+            except RecordsExpired:
+                self._trimmed("the shard iterator pointed at records trimmed while it was held")
+                continue
+            except InvalidStream:
+                self.gone = True
+                return []
+            pages += 1
+            self.iterator = response.get("NextShardIterator")
+            self.iterator_at = clock.monotonic()
+            records = response.get("Records") or []
+            if records:
+                self.empty_streak = 0
+                records = self._skip_early(records)
+                if records:
+                    self._pin(records[0])
+                    self._settle_loss(_sequence(records[0]))
+                    return records
+            else:
+                self.empty_streak += 1
+            if self.iterator is None:
+                self.exhausted = True
+                self._settle_loss(None)
+                return []
+            if not records and self.empty_streak >= CATCH_UP_PAGES:
+                self.at_head = True
+                return []
+        return []
+
+    def _stale(self, clock: Clock) -> bool:
+        # an unread LATEST iterator can't be re-acquired without a gap; reading it keeps it fresh instead
+        if self.iterator_type == "latest":
+            return False
+        return clock.monotonic() - self.iterator_at > REFRESH_AFTER
+
+    def _acquire(self, session: Any, stream_arn: str, clock: Clock) -> bool:
+        """A new iterator at the position; False when the shard is gone."""
+        if self.iterator_type == "latest" and self.latest_issued:
+            # The LATEST iterator lapsed before any record came: a new one would skip whatever was
+            # written meanwhile, so re-read the shard from its oldest record (at-least-once, documented).
+            self.iterator_type = "trim_horizon"
+        try:
+            try:
+                self.iterator = session.get_shard_iterator(
+                    stream_arn=stream_arn, shard_id=self.shard_id, iterator_type=self.iterator_type,
+                    sequence_number=self.sequence_number)
+            except RecordsExpired:
+                self._trimmed("the position is older than the stream's retention")
+                self.iterator = session.get_shard_iterator(
+                    stream_arn=stream_arn, shard_id=self.shard_id, iterator_type="trim_horizon")
+            except InvalidStream:
+                raise
+            except BloopException as error:
+                if not self.from_start or isinstance(error, InvalidPosition):
+                    raise InvalidPosition(
+                        f"shard {self.shard_id} refused the position {self.iterator_type} "
+                        f"{self.sequence_number}: {error}") from error
+                # our own guess (the shard's StartingSequenceNumber) was refused: the start is trim_horizon
+                self.iterator_type, self.sequence_number, self.from_start = "trim_horizon", None, False
+                self.iterator = session.get_shard_iterator(
+                    stream_arn=stream_arn, shard_id=self.shard_id, iterator_type="trim_horizon")
+        except InvalidStream:
+            self.gone = True
+            self.iterator = None
+            return False
+        self.iterator_at = clock.monotonic()
+        if self.iterator_type == "latest":
+            self.latest_issued = True
+        return True
+
+    def _trimmed(self, reason: str) -> None:
+        """Retention passed the position: remember the gap, continue at the oldest record left."""
+        if self.pending_loss is None:
+            self.pending_loss = Loss(self.shard_id, self._consumed_bound(), None, reason)
+        self.iterator_type, self.sequence_number, self.from_start = "trim_horizon", None, False
+        self.iterator = None
+
+    def _settle_loss(self, first_after_gap: str | None) -> None:
+        if self.pending_loss is not None:
+            self.pending_loss.before_sequence_number = first_after_gap
+            self.losses.append(self.pending_loss)
+            self.pending_loss = None
+
+    def _pin(self, first: dict) -> None:
+        """A relative position becomes exact once a record is known: a token then resumes there exactly."""
+        if self.iterator_type in ("trim_horizon", "latest"):
+            self.iterator_type = "at_sequence"
+            self.sequence_number = _sequence(first)
+
+    def _skip_early(self, records: list[dict]) -> list[dict]:
+        """Drop records older than ``skip_before``; the first one at or after it ends the seek."""
+        if self.skip_before is None:
+            return records
+        for index, record in enumerate(records):
+            if record["dynamodb"]["ApproximateCreationDateTime"].timestamp() >= self.skip_before:
+                self.skip_before = None
+                return records[index:]
+            self.consumed(_sequence(record))
+        return []
