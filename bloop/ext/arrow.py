@@ -10,7 +10,9 @@ from .. import types
 __all__ = ["DateTime", "Timestamp"]
 
 
-class DateTime(types.DateTime):
+class _ArrowMixin:
+    """Converts at the edges and lets the core type do the storing."""
+
     python_type = arrow.Arrow
 
     def __init__(self, timezone: str = "utc") -> None:
@@ -19,24 +21,16 @@ class DateTime(types.DateTime):
     def dynamo_dump(self, value: Any, *, context: Any = None, **kwargs: Any) -> Any:
         if value is None:
             return None
-        return super().dynamo_dump(value.to("utc").datetime, context=context, **kwargs)
+        return super().dynamo_dump(value.to("utc").datetime, context=context, **kwargs)  # type: ignore[misc]
 
     def dynamo_load(self, value: Any, *, context: Any = None, **kwargs: Any) -> Any:
-        loaded = super().dynamo_load(value, context=context, **kwargs)
+        loaded = super().dynamo_load(value, context=context, **kwargs)  # type: ignore[misc]
         return None if loaded is None else arrow.get(loaded).to(self.timezone)
 
 
-class Timestamp(types.Timestamp):
-    python_type = arrow.Arrow
+class DateTime(_ArrowMixin, types.DateTime):
+    """Stored like :class:`bloop.DateTime` (fixed-width UTC ISO 8601 text)."""
 
-    def __init__(self, timezone: str = "utc") -> None:
-        self.timezone = timezone
 
-    def dynamo_dump(self, value: Any, *, context: Any = None, **kwargs: Any) -> Any:
-        if value is None:
-            return None
-        return super().dynamo_dump(value.to("utc").datetime, context=context, **kwargs)
-
-    def dynamo_load(self, value: Any, *, context: Any = None, **kwargs: Any) -> Any:
-        loaded = super().dynamo_load(value, context=context, **kwargs)
-        return None if loaded is None else arrow.get(loaded).to(self.timezone)
+class Timestamp(_ArrowMixin, types.Timestamp):
+    """Stored like :class:`bloop.Timestamp` (epoch seconds; usable for TTL)."""
