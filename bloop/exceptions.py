@@ -184,3 +184,7 @@ class RecordDecodeError(BloopException, ValueError):
 
 class CheckpointConflict(BloopException):
     """Another worker saved the checkpoint since this one loaded it; reload before saving again."""
+
+
+class InvalidValue(BloopException, ValueError, TypeError):
+    """A column's value can't be stored with its type (e.g. "abc" in an Integer column, 0.1 as a Number)."""

@@ -15,7 +15,7 @@ import declare
 from . import signals
 from .actions import Action, ActionType
 from .conditions import ComparisonMixin
-from .exceptions import InvalidModel, MissingKey
+from .exceptions import BloopException, InvalidModel, InvalidValue, MissingKey
 from .types import DateTime, Type
 from .util import missing
 
@@ -558,13 +558,24 @@ def unpack_from_dynamodb(*, attrs: dict, expected: Iterable[Column] | None = Non
     return obj
 
 
+def _dump(column: Column, value: Any, context: Any) -> Action:
+    """The column's dumped action; a value its type can't store raises InvalidValue naming the column."""
+    try:
+        return column.typedef._dump(value, context=context)
+    except (TypeError, ValueError, ArithmeticError) as error:
+        if isinstance(error, BloopException):
+            raise
+        raise InvalidValue(
+            f"{column.model.__name__}.{column.name} can't store {value!r} as {column.typedef!r}: {error}") from error
+
+
 def dump_key(obj: Any, context: Any = None) -> dict[str, Any]:
     """The wire key of ``obj``; raises MissingKey naming the column when a key has no value."""
     meta = type(obj).Meta
     key = {}
     for column in meta.keys:
         value = obj.__dict__.get(column.name)
-        action = column.typedef._dump(value, context=context) if value is not None else None
+        action = _dump(column, value, context) if value is not None else None
         if action is None or action.type is not ActionType.Set:
             raise MissingKey(
                 f"{type(obj).__name__}.{column.name} is a key column and has no value; "
@@ -582,7 +593,7 @@ def dump_changes(obj: Any, context: Any = None) -> dict[Column, Action]:
         column = by_name.get(name)
         if column is None or column in meta.keys:
             continue
-        changes[column] = column.typedef._dump(obj.__dict__.get(name), context=context)
+        changes[column] = _dump(column, obj.__dict__.get(name), context)
     return changes
 
 
@@ -595,7 +606,7 @@ def dump_item(obj: Any, context: Any = None) -> dict[str, Any]:
         value = obj.__dict__.get(column.name)
         if value is None:
             continue
-        action = column.typedef._dump(value, context=context)
+        action = _dump(column, value, context)
         if action.type is ActionType.Set:
             item[column.dynamo_name] = action.value
         elif action.type is not ActionType.Remove:

@@ -280,3 +280,13 @@ def test_unbound_model(engine):
 
 
 from bloop import Integer  # noqa: E402
+
+
+def test_wrong_value_type_is_named_and_nothing_written(bound):
+    from bloop.exceptions import InvalidValue
+    good, bad = User(id="v1", name="ok"), User(id="v2", visits="many")
+    with pytest.raises(InvalidValue, match="User.visits can't store 'many'"):
+        bound.save(good, bad)
+    assert raw_item(bound, User, {"id": {"S": "v1"}}) is None
+    with pytest.raises(InvalidValue, match="User.score|Message.score"):
+        bound.save(Message(thread="x", sent=1, score=0.1))  # a float that is not exactly 0.1
