@@ -30,6 +30,7 @@ setup(
             "hypothesis>=6",
             "sphinx>=7",
             "ruff>=0.4",
+            "mypy>=1.5",
         ],
     },
     entry_points={"pytest11": ["bloop = bloop.testing"]},

@@ -7,7 +7,9 @@ loading from DynamoDB and saving clear the marks, so a save sends only what chan
 from __future__ import annotations
 
 import copy
+import datetime
 import typing
+import uuid
 from typing import Any, Callable, ClassVar, Generic, Iterable, TypeVar, overload
 
 import declare
@@ -16,7 +18,7 @@ from . import signals
 from .actions import Action, ActionType
 from .conditions import ComparisonMixin
 from .exceptions import BloopException, InvalidModel, InvalidValue, MissingKey
-from .types import DateTime, Type
+from .types import UUID, DateTime, Integer, Timestamp, Type
 from .util import missing
 
 __all__ = [
@@ -62,6 +64,20 @@ class Column(ComparisonMixin, declare.Declare[T], Generic[T]):
 
     model: Any
     name: str
+
+    # Subclasses that narrow their parent's python type come first (Integer is a Number, UUID a String).
+    @overload
+    def __init__(self: Column[datetime.datetime], typedef: type[Timestamp] | Timestamp | type[DateTime] | DateTime,
+                 hash_key: bool = ..., range_key: bool = ..., dynamo_name: str | None = ...,
+                 default: Any = ...) -> None: ...
+
+    @overload
+    def __init__(self: Column[int], typedef: type[Integer] | Integer, hash_key: bool = ..., range_key: bool = ...,
+                 dynamo_name: str | None = ..., default: Any = ...) -> None: ...
+
+    @overload
+    def __init__(self: Column[uuid.UUID], typedef: type[UUID] | UUID, hash_key: bool = ..., range_key: bool = ...,
+                 dynamo_name: str | None = ..., default: Any = ...) -> None: ...
 
     @overload
     def __init__(self: Column[T], typedef: type[Type[T]], hash_key: bool = ..., range_key: bool = ...,
