@@ -463,10 +463,13 @@ class Engine:
         if not request:
             return
         response = self.session.load_items(request)
+        key_names = {table_name: list(spec["Keys"][0]) for table_name, spec in request.items()}
         loaded = []
         for table_name, items in response.items():
+            names = key_names[table_name]
             for item in items:
-                for obj in wanted.pop((table_name, _key_identity_of(item, wanted, table_name)), []):
+                identity = tuple(sorted((name, repr(item.get(name))) for name in names))
+                for obj in wanted.pop((table_name, identity), []):
                     unpack_from_dynamodb(attrs=item, expected=type(obj).Meta.columns, obj=obj, engine=self)
                     loaded.append(obj)
         self._after_load(loaded)
@@ -552,15 +555,6 @@ def _check_condition(condition: Any) -> None:
 
 def _key_identity(key: dict) -> tuple:
     return tuple(sorted((name, repr(value)) for name, value in key.items()))
-
-
-def _key_identity_of(item: dict, wanted: dict, table_name: str) -> tuple:
-    """The identity of a returned item, using the key names of the objects requested from its table."""
-    for table, identity in wanted:
-        if table == table_name:
-            names = [name for name, _ in identity]
-            return tuple(sorted((name, repr(item.get(name))) for name in names))
-    return ()
 
 
 def _request_token() -> str:

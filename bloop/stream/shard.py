@@ -125,7 +125,7 @@ class Shard:
         self.at_head = False
         while pages < MAX_PAGES_PER_FETCH:
             if self.iterator is None or self._stale(clock):
-                if not self._acquire(session, stream_arn, clock):
+                if not self.acquire(session, stream_arn, clock):
                     return []
             try:
                 response = session.get_stream_records(self.iterator, limit)
@@ -146,7 +146,8 @@ class Shard:
             self.iterator_at = clock.monotonic()
             records = response.get("Records") or []
             if records:
-                self.empty_streak = 0
+                # past records, one empty page means the head; only a fresh iterator may need a few
+                self.empty_streak = CATCH_UP_PAGES - 1
                 records = self._skip_early(records)
                 if records:
                     self._pin(records[0])
@@ -169,7 +170,7 @@ class Shard:
             return False
         return clock.monotonic() - self.iterator_at > REFRESH_AFTER
 
-    def _acquire(self, session: Any, stream_arn: str, clock: Clock) -> bool:
+    def acquire(self, session: Any, stream_arn: str, clock: Clock) -> bool:
         """A new iterator at the position; False when the shard is gone."""
         if self.iterator_type == "latest" and self.latest_issued:
             # The LATEST iterator lapsed before any record came: a new one would skip whatever was
@@ -200,6 +201,7 @@ class Shard:
             self.iterator = None
             return False
         self.iterator_at = clock.monotonic()
+        self.empty_streak = 0
         if self.iterator_type == "latest":
             self.latest_issued = True
         return True
