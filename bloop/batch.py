@@ -82,9 +82,8 @@ class BatchWriter:
         from .verify import Expectation, verify_writes
 
         objs = [obj for _, obj in self._entries]
-        writes, hooks = self.engine._prepare_writes(objs, "put")
-        for write, (kind, _) in zip(writes, self._entries):
-            write.kind = "put" if kind == "save" else "delete"
+        kinds = ["put" if kind == "save" else "delete" for kind, _ in self._entries]
+        writes, hooks = self.engine._prepare_writes(objs, kinds)
         rendered = self._render()  # every object validated and dumped before the first request
         self._entries, self._ids = [], set()
         self.engine._before_send(hooks, writes)

@@ -264,8 +264,19 @@ class Engine:
         for write, (result, error) in zip(writes, outcomes):
             write.error = error
             write.old_item = result[1] if result else None
-        for hook in hooks:
-            hook.after_send(self, writes)
+        # sync images are unpacked and finished by the hooks before after_send, which may remove what an
+        # old image points at (e.g. the S3 object a save displaced)
+        synced = []
+        if sync == "old" or (sync == "new" and not level):
+            for obj, (result, error) in zip(objs, outcomes):
+                if error is None and result[0] is not None:
+                    unpack_from_dynamodb(attrs=result[0], expected=type(obj).Meta.columns, obj=obj, engine=self)
+                    synced.append(obj)
+        try:
+            self._after_load(synced)
+        finally:
+            for hook in hooks:
+                hook.after_send(self, writes)
         expectations = []
         for obj, (request, changes), (result, error) in zip(objs, rendered, outcomes):
             if error is not None:
@@ -273,20 +284,20 @@ class Engine:
             attributes, old_item = result
             if level:
                 expectations.append(_save_expectation(obj, request, changes, old_item))
-            if sync == "old" or (sync == "new" and not level):
-                if attributes is not None:
-                    unpack_from_dynamodb(attrs=attributes, expected=type(obj).Meta.columns, obj=obj, engine=self)
             settle_after_save(obj)
             signals.object_saved.send(self, engine=self, obj=obj)
         _raise_first(outcomes)
         items = verify_writes(self, expectations, level, self.verify_timeout)
         self._verify_hooks(hooks, writes, level)
         if sync == "new" and level:
+            synced = []
             for expectation in expectations:
                 item = items.get(expectation.identity)
                 if item is not None:
                     unpack_from_dynamodb(attrs=item, expected=type(expectation.obj).Meta.columns,
                                          obj=expectation.obj, engine=self)
+                    synced.append(expectation.obj)
+            self._after_load(synced)
 
     def _send_save(self, obj: Any, request: dict, condition: Any, sync: Any) -> tuple[dict | None, dict | None]:
         """(attributes for sync, the image before the write when it was asked for)."""
@@ -357,8 +368,17 @@ class Engine:
         outcomes = self._run_all(lambda pair: self._send_delete(*pair), list(zip(objs, requests)))
         for write, (attributes, error) in zip(writes, outcomes):
             write.error, write.old_item = error, attributes
-        for hook in hooks:
-            hook.after_send(self, writes)
+        synced = []
+        if sync:
+            for obj, (attributes, error) in zip(objs, outcomes):
+                if error is None and attributes is not None:
+                    unpack_from_dynamodb(attrs=attributes, expected=type(obj).Meta.columns, obj=obj, engine=self)
+                    synced.append(obj)
+        try:
+            self._after_load(synced)  # before after_send, which may remove what the old image points at
+        finally:
+            for hook in hooks:
+                hook.after_send(self, writes)
         expectations = []
         for obj, request, (attributes, error) in zip(objs, requests, outcomes):
             if error is not None:
@@ -366,8 +386,6 @@ class Engine:
             if level:
                 expectations.append(Expectation(obj, request["TableName"], request["Key"], deleted=True,
                                                 old_item=attributes))
-            if sync and attributes is not None:
-                unpack_from_dynamodb(attrs=attributes, expected=type(obj).Meta.columns, obj=obj, engine=self)
             clear_marks(obj)
             signals.object_deleted.send(self, engine=self, obj=obj)
         _raise_first(outcomes)
@@ -397,8 +415,10 @@ class Engine:
                     found.append(hook)
         return found
 
-    def _prepare_writes(self, objs: list[Any], kind: str) -> tuple[list[Write], list[EngineHook]]:
-        writes = [Write(obj, kind) for obj in objs]
+    def _prepare_writes(self, objs: list[Any], kind: str | list[str]) -> tuple[list[Write], list[EngineHook]]:
+        """``kind`` is one kind for every object, or one per object (batches and transactions mix them)."""
+        kinds = [kind] * len(objs) if isinstance(kind, str) else list(kind)
+        writes = [Write(obj, k) for obj, k in zip(objs, kinds)]
         hooks = self._hooks_for(objs)
         for hook in hooks:
             hook.prepare(self, writes)

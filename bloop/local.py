@@ -333,6 +333,7 @@ class LocalAWS:
 
         kwargs.setdefault("dynamodb", self.dynamodb)
         kwargs.setdefault("dynamodbstreams", self.dynamodbstreams)
+        kwargs.setdefault("s3", self.s3)
         return Engine(**kwargs)
 
     # ------------------------------------------------------------------ state

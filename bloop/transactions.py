@@ -85,11 +85,10 @@ class PreparedTransaction:
         self.tx_id = uuid.uuid4().hex
         self.first_commit_at: float | None = None
         self._clock = clock
-        writes = [obj for kind, obj, _ in items if kind != "load"]
-        self._writes, self._hooks = engine._prepare_writes(writes, "save") if mode == "w" else ([], [])
+        writes = [(kind, obj) for kind, obj, _ in items if kind != "load"]
+        self._writes, self._hooks = engine._prepare_writes(
+            [obj for _, obj in writes], [kind for kind, _ in writes]) if mode == "w" else ([], [])
         extra = {id(w.obj): w for w in self._writes}
-        for write, (kind, _, _) in zip(self._writes, [i for i in items if i[0] != "load"]):
-            write.kind = kind
         self._wire = [self._render(kind, obj, conditions_and(condition, extra[id(obj)].condition if id(obj) in extra
                                                     else None))
                       for kind, obj, condition in items]
@@ -145,6 +144,8 @@ class PreparedTransaction:
                 "this prepared transaction was first committed over 9.5 minutes ago; DynamoDB no longer "
                 "treats a retry as the same request. prepare() a new one")
         writes = self._writes
+        for write in writes:
+            write.error = None  # a commit after a failed one starts clean
         engine._before_send(self._hooks, writes)
         try:
             engine.session.transaction_write(self._wire, self.tx_id)
