@@ -25,6 +25,8 @@ T = TypeVar("T")
 
 FIXED_ISO8601_FORMAT = "%Y-%m-%dT%H:%M:%S.%f+00:00"
 UTC = datetime.timezone.utc
+EPOCH = datetime.datetime(1970, 1, 1, tzinfo=UTC)
+ONE_SECOND = datetime.timedelta(seconds=1)
 
 # DynamoDB numbers: 38 digits of precision; anything that would round is refused instead of silently
 # changing the value (0.1 as a float is not 0.1).
@@ -182,7 +184,8 @@ class Timestamp(Integer):
             return None
         if value.tzinfo is None:
             raise ValueError(f"Timestamp needs an aware datetime, got naive {value!r}")
-        return str(int(value.timestamp()))
+        # whole seconds, exactly: float timestamps round far-future microseconds up to the next second
+        return str((value - EPOCH) // ONE_SECOND)
 
     def dynamo_load(self, value, *, context=None, **kwargs):
         if value is None:
