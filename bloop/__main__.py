@@ -1,7 +1,8 @@
 """Command line: ``python -m bloop <command>``.
 
 ``local`` runs the embedded AWS (moto) in the foreground so other processes can use it through
-``AWS_ENDPOINT_URL``. New commands get a ``_add_<name>`` parser builder and a ``_run_<name>`` function.
+``AWS_ENDPOINT_URL``; ``worker`` runs a stream handler over a model's stream (:mod:`bloop.worker`).
+New commands get a ``_add_<name>`` parser builder and a ``_run_<name>`` function.
 """
 
 from __future__ import annotations
@@ -68,8 +69,28 @@ def _run_local(args: argparse.Namespace) -> int:
     return 0
 
 
-# Future commands register here, e.g. ``_add_worker`` / ``_run_worker`` for ``python -m bloop worker``.
-_COMMANDS = (_add_local,)
+def _add_worker(subparsers: Any) -> None:
+    from bloop.worker import add_arguments
+
+    parser = subparsers.add_parser(
+        "worker",
+        help="run a stream handler over a model's DynamoDB stream, checkpointing as it goes",
+        description="Call HANDLER(event) for every event of the model's stream (the events engine.stream "
+        "yields), save the stream token after handled records, stop cleanly on Ctrl-C / SIGTERM. Settings: "
+        "a config file < BLOOP_* environment variables < these flags.",
+    )
+    add_arguments(parser)
+    parser.set_defaults(func=_run_worker)
+
+
+def _run_worker(args: argparse.Namespace) -> int:
+    from bloop.worker import main as worker_main
+
+    return worker_main(args)
+
+
+# Commands register here: a ``_add_<name>`` parser builder and its ``_run_<name>`` function.
+_COMMANDS = (_add_local, _add_worker)
 
 
 def build_parser() -> argparse.ArgumentParser:

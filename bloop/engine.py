@@ -187,6 +187,10 @@ class Engine:
             self.session.retry.sleep(delay)
             delay = min(delay * 2, 5.0)
 
+    def is_bound(self, model: Any) -> bool:
+        """Whether ``model`` was bound to this engine."""
+        return model in self._bound
+
     def _binding(self, model: Any) -> BoundTable:
         found = self._bound.get(model)
         if found is None:
@@ -531,11 +535,14 @@ class Engine:
                                 "bind it without skip_table_setup")
         return binding.stream_arn
 
-    def stream(self, model: Any, position: Any) -> Any:
-        """A Stream over the model's table stream, moved to ``position``."""
+    def stream(self, model: Any, position: Any, **options: Any) -> Any:
+        """A Stream over the model's table stream, moved to ``position``.
+
+        ``options`` go to :class:`~bloop.stream.Stream` (``on_loss``, ``max_workers``, ``clock``).
+        """
         from .stream import Stream
         self.stream_arn(model)
-        stream = Stream(model=model, engine=self)
+        stream = Stream(model=model, engine=self, **options)
         stream.move_to(position)
         return stream
 

@@ -15,10 +15,18 @@ from typing import Iterable
 __all__ = ["RecordBuffer"]
 
 
+def _created_at(record: dict) -> float:
+    # a float key: comparing boto3's datetimes calls tzlocal.utcoffset() (slow) on every comparison
+    created_at = record["dynamodb"].get("ApproximateCreationDateTime")
+    return created_at.timestamp() if created_at else 0.0
+
+
 class RecordBuffer:
     def __init__(self) -> None:
         self._queues: dict[str, deque] = {}
-        self._heads: list[tuple] = []  # (created_at, arrival, shard_id): the head of each non-empty queue
+        #: (created_at, arrival, shard_id) for the head of each non-empty queue; while only one queue
+        #: holds records its key is not computed (nothing to merge with), see _rekey
+        self._heads: list[tuple] = []
         self._arrival = itertools.count()
         self._size = 0
 
@@ -37,7 +45,10 @@ class RecordBuffer:
         queue = self._queues.get(shard_id)
         if queue is None:
             queue = self._queues[shard_id] = deque()
-            self._push_head(shard_id, records[0])
+            if len(self._queues) == 2:
+                self._rekey()
+            key = _created_at(records[0]) if len(self._queues) > 1 else 0.0
+            heapq.heappush(self._heads, (key, next(self._arrival), shard_id))
         queue.extend(records)
         self._size += len(records)
 
@@ -49,15 +60,20 @@ class RecordBuffer:
         return shard_id, self._queues[shard_id][0]
 
     def pop(self) -> tuple[str, dict]:
-        _, _, shard_id = heapq.heappop(self._heads)
+        heads = self._heads
+        shard_id = heads[0][2]
         queue = self._queues[shard_id]
         record = queue.popleft()
         self._size -= 1
-        if queue:
-            self._push_head(shard_id, queue[0])
-        else:
+        if not queue:
+            heapq.heappop(heads)
             del self._queues[shard_id]
+        elif len(heads) > 1:
+            heapq.heapreplace(heads, (_created_at(queue[0]), next(self._arrival), shard_id))
         return shard_id, record
 
-    def _push_head(self, shard_id: str, record: dict) -> None:
-        heapq.heappush(self._heads, (record["dynamodb"]["ApproximateCreationDateTime"], next(self._arrival), shard_id))
+    def _rekey(self) -> None:
+        """A second queue arrived: the lone head gets its real key so the merge can compare."""
+        self._heads = [(_created_at(self._queues[shard_id][0]), arrival, shard_id)
+                       for _, arrival, shard_id in self._heads]
+        heapq.heapify(self._heads)

@@ -14,7 +14,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..exceptions import BloopException, InvalidPosition, InvalidStream, RecordsExpired, ShardIteratorExpired
+from ..exceptions import (
+    BloopException,
+    InvalidPosition,
+    InvalidStream,
+    RecordsExpired,
+    RetryLimitExceeded,
+    ShardIteratorExpired,
+)
 from .clock import Clock
 
 __all__ = ["Loss", "Shard"]
@@ -26,7 +33,7 @@ REFRESH_AFTER = 12 * 60.0
 CATCH_UP_PAGES = 5
 #: pages one fetch reads at most (pages whose records a time seek skips included), to bound one round
 MAX_PAGES_PER_FETCH = 20
-#: ShardIteratorExpired on freshly issued iterators this many times in a row is not expiry: give up
+#: ShardIteratorExpired this many times in one fetch (fresh iterators included): leave it to the next round
 MAX_EXPIRIES = 3
 
 
@@ -35,9 +42,10 @@ class Loss:
     """Records retention removed before they were read (invariant I5).
 
     The lost records are those of ``shard_id`` with ``after_sequence_number`` < sequence number <
-    ``before_sequence_number`` (both bounds exclusive; None is open). With ``before_sequence_number``
-    None the gap may also cover the shard's descendants: a consumer offline for more than a day
-    cannot know which shards came and went.
+    ``before_sequence_number`` (both bounds exclusive). ``after_sequence_number`` None: from the shard's
+    start. ``before_sequence_number`` None: up to the oldest record still retained, which was not read
+    yet; for a shard that vanished, that may include its descendants, since a consumer offline for more
+    than a day cannot know which shards came and went.
     """
 
     shard_id: str
@@ -47,7 +55,7 @@ class Loss:
 
     def __str__(self) -> str:
         after = self.after_sequence_number or "its start"
-        before = self.before_sequence_number or "its end (and possibly its descendants)"
+        before = self.before_sequence_number or "the oldest record still retained"
         return f"shard {self.shard_id}: records after {after} up to {before} were lost ({self.reason})"
 
 
@@ -58,17 +66,19 @@ def _sequence(record: dict) -> str:
 class Shard:
     """Where reading of one shard stands."""
 
-    def __init__(self, shard_id: str, *, parent: str | None = None, iterator_type: str = "trim_horizon",
-                 sequence_number: str | None = None, skip_before: float | None = None,
-                 finished: bool = False, from_start: bool = False) -> None:
+    def __init__(self, shard_id: str, *, parent: str | None = None, start_sequence: str | None = None,
+                 iterator_type: str = "trim_horizon", sequence_number: str | None = None,
+                 skip_before: float | None = None, finished: bool = False, from_start: bool = False) -> None:
         self.shard_id = shard_id
         self.parent = parent
+        #: StartingSequenceNumber from DescribeStream, when known
+        self.start_sequence = start_sequence or (sequence_number if from_start else None)
         self.iterator_type = iterator_type
         self.sequence_number = sequence_number
+        #: the position is at_sequence(start_sequence), chosen by us: if refused, the start is trim_horizon
+        self.from_start = from_start
         #: epoch seconds; records created before are skipped (what is left of a move_to(datetime))
         self.skip_before = skip_before
-        #: the position is the shard's StartingSequenceNumber, chosen by us: fall back if it is refused
-        self.from_start = from_start
         self.iterator: str | None = None
         self.iterator_at = 0.0
         #: GetRecords stopped returning NextShardIterator: every record has been fetched
@@ -88,12 +98,19 @@ class Shard:
 
     # ------------------------------------------------------------------------------------- position
     def token(self) -> dict:
+        iterator_type, sequence_number, from_start = self.iterator_type, self.sequence_number, self.from_start
+        if iterator_type == "latest" and self.start_sequence:
+            # no record read since LATEST: no exact position exists, so resume from the shard's start
+            # (at-least-once; a restored LATEST would skip whatever was written in between)
+            iterator_type, sequence_number, from_start = "at_sequence", self.start_sequence, True
         entry: dict[str, Any] = {"shard_id": self.shard_id}
         if self.parent is not None:
             entry["parent"] = self.parent
-        entry["iterator_type"] = self.iterator_type
-        if self.sequence_number is not None:
-            entry["sequence_number"] = self.sequence_number
+        entry["iterator_type"] = iterator_type
+        if sequence_number is not None:
+            entry["sequence_number"] = sequence_number
+        if from_start:
+            entry["from_start"] = True
         if self.skip_before is not None:
             entry["skip_before"] = self.skip_before
         return entry
@@ -103,6 +120,9 @@ class Shard:
         self.iterator_type = "after_sequence"
         self.sequence_number = sequence_number
         self.from_start = False
+
+    def _move(self, iterator_type: str, sequence_number: str | None = None, from_start: bool = False) -> None:
+        self.iterator_type, self.sequence_number, self.from_start = iterator_type, sequence_number, from_start
 
     def _consumed_bound(self) -> str | None:
         """Exclusive lower bound of what has not been delivered yet (None: from the shard's start)."""
@@ -116,13 +136,72 @@ class Shard:
         """The gap when the shard vanished before it was read to its end."""
         return Loss(self.shard_id, self._consumed_bound(), None, reason)
 
+    # ------------------------------------------------------------------------------------ beginning
+    def begin_at_oldest(self, session: Any, stream_arn: str, clock: Clock) -> None:
+        """Position at the oldest record left, exactly when possible (move_to trim_horizon or a time).
+
+        A token saying "trim_horizon" would silently skip whatever is trimmed before it is restored, so
+        the shard's StartingSequenceNumber is used when it is still retained; a shard whose first records
+        are already gone starts at trim_horizon (that is not a loss: the oldest left is what was asked).
+        """
+        if self.start_sequence:
+            self._move("at_sequence", self.start_sequence, from_start=True)
+            try:
+                self._issue(session, stream_arn, clock)
+                return
+            except InvalidStream:
+                self.gone = True
+                return
+            except RetryLimitExceeded:
+                raise
+            except BloopException:
+                pass  # the start was trimmed (RecordsExpired), or the service refused the number
+        self._move("trim_horizon")
+        try:
+            self._issue(session, stream_arn, clock)
+        except InvalidStream:
+            self.gone = True
+
+    def begin_at_latest(self, session: Any, stream_arn: str, clock: Clock) -> None:
+        """LATEST is taken now: records written after this call are read, none before."""
+        self._move("latest")
+        try:
+            self._issue(session, stream_arn, clock)
+        except InvalidStream:
+            self.gone = True
+
+    def _issue(self, session: Any, stream_arn: str, clock: Clock) -> None:
+        self.iterator = session.get_shard_iterator(stream_arn=stream_arn, shard_id=self.shard_id,
+                                                   iterator_type=self.iterator_type,
+                                                   sequence_number=self.sequence_number)
+        self.iterator_at = clock.monotonic()
+        self.empty_streak = 0
+        if self.iterator_type == "latest":
+            self.latest_issued = True
+
     # -------------------------------------------------------------------------------------- reading
     def fetch(self, session: Any, stream_arn: str, clock: Clock, limit: int | None = None) -> list[dict]:
-        """The next records past the position ([] at the head, or when the shard ended or vanished)."""
-        expiries = 0
-        pages = 0
+        """The next records past the position ([] at the head, or when the shard ended or vanished).
+
+        A gap found on the way (trimmed records) is always reported by the end of the call, bounded by
+        the first record after it when this call got that far; the position has already moved past the
+        gap, so the report must not wait for a later call that may never come.
+        """
         self.last_polled = clock.monotonic()
         self.at_head = False
+        records: list[dict] = []
+        try:
+            records = self._read(session, stream_arn, clock, limit)
+            return records
+        finally:
+            if self.pending_loss is not None:
+                self.pending_loss.before_sequence_number = _sequence(records[0]) if records else None
+                self.losses.append(self.pending_loss)
+                self.pending_loss = None
+
+    def _read(self, session: Any, stream_arn: str, clock: Clock, limit: int | None) -> list[dict]:
+        expiries = 0
+        pages = 0
         while pages < MAX_PAGES_PER_FETCH:
             if self.iterator is None or self._stale(clock):
                 if not self.acquire(session, stream_arn, clock):
@@ -130,10 +209,10 @@ class Shard:
             try:
                 response = session.get_stream_records(self.iterator, limit)
             except ShardIteratorExpired:
+                self.iterator = None
                 expiries += 1
                 if expiries >= MAX_EXPIRIES:
-                    raise
-                self.iterator = None
+                    return []  # even fresh iterators expire: try again next round rather than spin
                 continue
             except RecordsExpired:
                 self._trimmed("the shard iterator pointed at records trimmed while it was held")
@@ -151,13 +230,11 @@ class Shard:
                 records = self._skip_early(records)
                 if records:
                     self._pin(records[0])
-                    self._settle_loss(_sequence(records[0]))
                     return records
             else:
                 self.empty_streak += 1
             if self.iterator is None:
                 self.exhausted = True
-                self._settle_loss(None)
                 return []
             if not records and self.empty_streak >= CATCH_UP_PAGES:
                 self.at_head = True
@@ -174,18 +251,18 @@ class Shard:
         """A new iterator at the position; False when the shard is gone."""
         if self.iterator_type == "latest" and self.latest_issued:
             # The LATEST iterator lapsed before any record came: a new one would skip whatever was
-            # written meanwhile, so re-read the shard from its oldest record (at-least-once, documented).
-            self.iterator_type = "trim_horizon"
+            # written meanwhile, so re-read the shard from its start instead (at-least-once, documented).
+            if self.start_sequence:
+                self._move("at_sequence", self.start_sequence, from_start=True)
+            else:
+                self._move("trim_horizon")
         try:
             try:
-                self.iterator = session.get_shard_iterator(
-                    stream_arn=stream_arn, shard_id=self.shard_id, iterator_type=self.iterator_type,
-                    sequence_number=self.sequence_number)
+                self._issue(session, stream_arn, clock)
             except RecordsExpired:
                 self._trimmed("the position is older than the stream's retention")
-                self.iterator = session.get_shard_iterator(
-                    stream_arn=stream_arn, shard_id=self.shard_id, iterator_type="trim_horizon")
-            except InvalidStream:
+                self._issue(session, stream_arn, clock)
+            except (InvalidStream, RetryLimitExceeded):
                 raise
             except BloopException as error:
                 if not self.from_start or isinstance(error, InvalidPosition):
@@ -193,37 +270,25 @@ class Shard:
                         f"shard {self.shard_id} refused the position {self.iterator_type} "
                         f"{self.sequence_number}: {error}") from error
                 # our own guess (the shard's StartingSequenceNumber) was refused: the start is trim_horizon
-                self.iterator_type, self.sequence_number, self.from_start = "trim_horizon", None, False
-                self.iterator = session.get_shard_iterator(
-                    stream_arn=stream_arn, shard_id=self.shard_id, iterator_type="trim_horizon")
+                self._move("trim_horizon")
+                self._issue(session, stream_arn, clock)
         except InvalidStream:
             self.gone = True
             self.iterator = None
             return False
-        self.iterator_at = clock.monotonic()
-        self.empty_streak = 0
-        if self.iterator_type == "latest":
-            self.latest_issued = True
         return True
 
     def _trimmed(self, reason: str) -> None:
         """Retention passed the position: remember the gap, continue at the oldest record left."""
         if self.pending_loss is None:
             self.pending_loss = Loss(self.shard_id, self._consumed_bound(), None, reason)
-        self.iterator_type, self.sequence_number, self.from_start = "trim_horizon", None, False
+        self._move("trim_horizon")
         self.iterator = None
-
-    def _settle_loss(self, first_after_gap: str | None) -> None:
-        if self.pending_loss is not None:
-            self.pending_loss.before_sequence_number = first_after_gap
-            self.losses.append(self.pending_loss)
-            self.pending_loss = None
 
     def _pin(self, first: dict) -> None:
         """A relative position becomes exact once a record is known: a token then resumes there exactly."""
         if self.iterator_type in ("trim_horizon", "latest"):
-            self.iterator_type = "at_sequence"
-            self.sequence_number = _sequence(first)
+            self._move("at_sequence", _sequence(first))
 
     def _skip_early(self, records: list[dict]) -> list[dict]:
         """Drop records older than ``skip_before``; the first one at or after it ends the seek."""

@@ -8,9 +8,10 @@ A token is the JSON dict ``stream.token`` returns (bloop 3.x's shape, which is a
                  "iterator_type": "after_sequence", "sequence_number": "4100000000000000000001"}, ...]}
 
 Our own tokens list only the shards still being read (finished shards are pruned, which keeps the
-token small) and may carry two extra keys per shard: ``skip_before`` (epoch seconds; records older
-than that are skipped, what is left of a ``move_to(datetime)``) and ``finished`` (every record was
-read; only the shard's children remain to be found).
+token small) and may carry three extra keys per shard: ``skip_before`` (epoch seconds; records older
+than that are skipped, what is left of a ``move_to(datetime)``), ``finished`` (every record was read;
+only the shard's children remain to be found) and ``from_start`` (the at_sequence position is the
+shard's StartingSequenceNumber: if the service refuses it, the shard is read from trim_horizon).
 """
 from __future__ import annotations
 
@@ -42,6 +43,7 @@ class ShardPosition:
     sequence_number: str | None = None
     skip_before: float | None = None
     finished: bool = False
+    from_start: bool = False
 
 
 @dataclass(frozen=True)
@@ -99,10 +101,14 @@ def _parse_shard(entry: Any, index: int) -> ShardPosition:
         if isinstance(skip_before, bool) or not isinstance(skip_before, (int, float)) or not math.isfinite(skip_before):
             raise _bad(f"{where}.skip_before must be a number of epoch seconds, got {_short(skip_before)}")
         skip_before = float(skip_before)
-    finished = entry.get("finished", False)
-    if not isinstance(finished, bool):
-        raise _bad(f"{where}.finished must be true or false, got {_short(finished)}")
-    return ShardPosition(shard_id, parent, iterator_type, sequence_number, skip_before, finished)
+    flags = {}
+    for flag in ("finished", "from_start"):
+        flags[flag] = entry.get(flag, False)
+        if not isinstance(flags[flag], bool):
+            raise _bad(f"{where}.{flag} must be true or false, got {_short(flags[flag])}")
+    if flags["from_start"] and iterator_type != "at_sequence":
+        raise _bad(f"{where}.from_start is only meaningful with iterator_type 'at_sequence'")
+    return ShardPosition(shard_id, parent, iterator_type, sequence_number, skip_before, **flags)
 
 
 def _check_acyclic(parents: dict[str, str | None]) -> None:

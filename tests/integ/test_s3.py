@@ -519,7 +519,6 @@ def test_stream_events_carry_the_old_and_new_values(make_engine):
     assert len(collect_garbage(engine, Streamed, min_age=0).deleted) == 2
 
 
-@pytest.mark.xfail(strict=True, reason="needs bloop.stream to pass event images through engine._after_load")
 def test_stream_images_are_fetched_by_the_stream(make_engine):
     engine = make_engine(Streamed)
     stream = engine.stream(Streamed, "trim_horizon")
