@@ -18,7 +18,7 @@ from . import signals
 from .actions import Action, ActionType
 from .conditions import ComparisonMixin
 from .exceptions import BloopException, InvalidModel, InvalidValue, MissingKey
-from .types import UUID, DateTime, Integer, Timestamp, Type
+from .types import UUID, DateTime, Integer, Timestamp, Type, compile_loader
 from .util import missing
 
 __all__ = [
@@ -533,11 +533,11 @@ def setup_model_columns_only(model: Any) -> None:
 class Compiled:
     """Per-model precomputed (name, dynamo name, loader) rows: unpacking is a tight loop, no lookups."""
 
-    __slots__ = ("rows", "by_dynamo")
+    __slots__ = ("rows", "by_column")
 
     def __init__(self, meta: Any) -> None:
-        self.rows = [(c.name, c.dynamo_name, c.typedef._load) for c in meta.columns]
-        self.by_dynamo = {c.dynamo_name: c for c in meta.columns}
+        self.rows = [(c.name, c.dynamo_name, compile_loader(c.typedef)) for c in meta.columns]
+        self.by_column = {c: row for c, row in zip(meta.columns, self.rows)}
 
 
 def compiled(meta: Any) -> Compiled:
@@ -560,14 +560,18 @@ def unpack_from_dynamodb(*, attrs: dict, expected: Iterable[Column] | None = Non
     context = context if context is not None else {"engine": engine}
     values = obj.__dict__
     if expected is None or expected is meta.columns:
+        get = attrs.get
         for name, dynamo_name, load in compiled(meta).rows:
-            values[name] = load(attrs.get(dynamo_name), context=context)
+            values[name] = load(get(dynamo_name), context)
         values.pop(_MARKED, None)
     else:
         names = []
+        rows = compiled(meta).by_column
+        get = attrs.get
         for column in expected:
-            values[column.name] = column.typedef._load(attrs.get(column.dynamo_name), context=context)
-            names.append(column.name)
+            name, dynamo_name, load = rows[column]
+            values[name] = load(get(dynamo_name), context)
+            names.append(name)
         clear_marks(obj, names)
     if engine is not None:
         signals.object_loaded.send(engine, engine=engine, obj=obj)

@@ -470,4 +470,74 @@ class DynamicMap(DynamicType):
         return {} if value is None else {k: load_dynamic(v) for k, v in value.items()}
 
 
-Loader = Callable[[Any], Any]
+Loader = Callable[[Any, Any], Any]
+
+
+def compile_loader(typedef: Type) -> Loader:
+    """A ``loader(wire_value_or_None, context)`` for unpacking hot paths.
+
+    Built-in types whose loading isn't overridden get a specialised function (no keyword arguments, no
+    ``_load`` -> ``dynamo_load`` double call); anything else goes through ``_load`` so custom types keep
+    bloop's contract.
+    """
+    cls = type(typedef)
+    if cls._load is Type._load:
+        load = cls.dynamo_load
+        fast = _FAST_LOADERS.get(load)
+        if fast is not None:
+            return fast
+    slow = typedef._load
+    return lambda value, context: slow(value, context=context)
+
+
+def _load_string(value: Any, context: Any) -> Any:
+    return "" if value is None else value["S"]
+
+
+def _load_number(value: Any, context: Any) -> Any:
+    return None if value is None else decimal.Decimal(value["N"])
+
+
+def _load_integer(value: Any, context: Any) -> Any:
+    if value is None:
+        return None
+    wire = value["N"]
+    try:
+        return int(wire)
+    except ValueError:
+        return int(decimal.Decimal(wire))
+
+
+def _load_boolean(value: Any, context: Any) -> Any:
+    return None if value is None else bool(value["BOOL"])
+
+
+def _load_binary(value: Any, context: Any) -> Any:
+    if value is None:
+        return b""
+    wire = value["B"]
+    return base64.b64decode(wire) if isinstance(wire, str) else bytes(wire)
+
+
+def _load_datetime(value: Any, context: Any) -> Any:
+    return datetime.datetime.fromisoformat(value["S"]) if value else None
+
+
+def _load_timestamp(value: Any, context: Any) -> Any:
+    return None if value is None else datetime.datetime.fromtimestamp(int(value["N"]), tz=UTC)
+
+
+def _load_uuid(value: Any, context: Any) -> Any:
+    return uuid.UUID(value["S"]) if value else None
+
+
+_FAST_LOADERS: dict[Any, Loader] = {
+    String.dynamo_load: _load_string,
+    Number.dynamo_load: _load_number,
+    Integer.dynamo_load: _load_integer,
+    Boolean.dynamo_load: _load_boolean,
+    Binary.dynamo_load: _load_binary,
+    DateTime.dynamo_load: _load_datetime,
+    Timestamp.dynamo_load: _load_timestamp,
+    UUID.dynamo_load: _load_uuid,
+}

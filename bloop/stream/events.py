@@ -47,8 +47,9 @@ class EventBuilder:
         obj = self.init()
         values = obj.__dict__
         context = self.context
+        get = image.get
         for name, dynamo_name, load in self.rows:
-            values[name] = load(image.get(dynamo_name), context=context)
+            values[name] = load(get(dynamo_name), context)
         if object_loaded.receivers:
             object_loaded.send(self.engine, engine=self.engine, obj=obj)
         return obj
@@ -75,7 +76,7 @@ class EventBuilder:
             keys = body["Keys"]
             context = self.context
             for name, dynamo_name, load in self.key_rows:
-                values[name] = load(keys.get(dynamo_name), context=context)
+                values[name] = load(keys.get(dynamo_name), context)
         identity = record.get("userIdentity")
         return {
             "key": key,
