@@ -23,8 +23,7 @@ class ComparisonMixin:
         """(column, path, typedef) this operand refers to."""
         raise NotImplementedError
 
-    def __hash__(self) -> int:
-        return id(self)
+    __hash__ = object.__hash__  # identity; kept explicit because __eq__ builds conditions
 
     def __eq__(self, value: Any) -> Condition:  # type: ignore[override]
         return Comparison("==", self, value)
@@ -420,15 +419,14 @@ class ConditionRenderer:
     def update_expression(self, actions: dict[Any, Action]) -> None:
         """``actions`` maps columns to dumped actions; renders ADD, DELETE, REMOVE, SET clauses in order."""
         clauses: dict[ActionType, list[str]] = {t: [] for t in ActionType}
-        for column in sorted(actions, key=lambda c: c.dynamo_name):
-            action = actions[column]
-            name = self.name_ref(column)
-            if action.type is ActionType.Remove:
-                clauses[action.type].append(name)
+        for dynamo_name, action in sorted((column.dynamo_name, action) for column, action in actions.items()):
+            name = self._name(dynamo_name)
+            kind = action.type
+            if kind is ActionType.Remove:
+                clauses[kind].append(name)
             else:
                 value = self.wire_value_ref(action.value)
-                clauses[action.type].append(f"{name} {value}" if action.type in (
-                    ActionType.Add, ActionType.Delete) else f"{name}={value}")
+                clauses[kind].append(f"{name}={value}" if kind is ActionType.Set else f"{name} {value}")
         parts = [f"{t.wire_key} {', '.join(items)}" for t, items in clauses.items() if items]
         if parts:
             self.expressions["UpdateExpression"] = " ".join(parts)

@@ -492,7 +492,7 @@ class Engine:
         for table_name, items in response.items():
             names = key_names[table_name]
             for item in items:
-                identity = tuple(sorted((name, repr(item.get(name))) for name in names))
+                identity = tuple(sorted((name, *item[name].items()) for name in names))
                 for obj in wanted.pop((table_name, identity), []):
                     unpack_from_dynamodb(attrs=item, expected=type(obj).Meta.columns, obj=obj, engine=self)
                     loaded.append(obj)
@@ -581,7 +581,8 @@ def _check_condition(condition: Any) -> None:
 
 
 def _key_identity(key: dict) -> tuple:
-    return tuple(sorted((name, repr(value)) for name, value in key.items()))
+    """Hashable identity of a wire key: names with their (tag, value), so swapped values differ (B10)."""
+    return tuple(sorted((name, *value.items()) for name, value in key.items()))
 
 
 def _request_token() -> str:

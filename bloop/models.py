@@ -18,7 +18,7 @@ from . import signals
 from .actions import Action, ActionType
 from .conditions import ComparisonMixin
 from .exceptions import BloopException, InvalidModel, InvalidValue, MissingKey
-from .types import UUID, DateTime, Integer, Timestamp, Type, compile_loader
+from .types import UUID, DateTime, Integer, Timestamp, Type, compile_dumper, compile_loader
 from .util import missing
 
 __all__ = [
@@ -533,11 +533,12 @@ def setup_model_columns_only(model: Any) -> None:
 class Compiled:
     """Per-model precomputed (name, dynamo name, loader) rows: unpacking is a tight loop, no lookups."""
 
-    __slots__ = ("rows", "by_column")
+    __slots__ = ("rows", "by_column", "dumpers")
 
     def __init__(self, meta: Any) -> None:
         self.rows = [(c.name, c.dynamo_name, compile_loader(c.typedef)) for c in meta.columns]
         self.by_column = {c: row for c, row in zip(meta.columns, self.rows)}
+        self.dumpers = {c.name: compile_dumper(c.typedef) for c in meta.columns}
 
 
 def compiled(meta: Any) -> Compiled:
@@ -578,10 +579,20 @@ def unpack_from_dynamodb(*, attrs: dict, expected: Iterable[Column] | None = Non
     return obj
 
 
-def _dump(column: Column, value: Any, context: Any) -> Action:
+_REMOVE = Action(ActionType.Remove, None)
+
+
+def _dump(column: Column, value: Any, context: Any, dumper: Any = None) -> Action:
     """The column's dumped action; a value its type can't store raises InvalidValue naming the column."""
     try:
-        return column.typedef._dump(value, context=context)
+        if value is None:
+            return _REMOVE
+        if isinstance(value, Action):
+            return column.typedef._dump(value, context=context)
+        if dumper is None:
+            dumper = compiled(column.model.Meta).dumpers[column.name]
+        wire = dumper(value, context)
+        return _REMOVE if wire is None else Action(ActionType.Set, wire)
     except (TypeError, ValueError, ArithmeticError) as error:
         if isinstance(error, BloopException):
             raise
@@ -609,11 +620,14 @@ def dump_changes(obj: Any, context: Any = None) -> dict[Column, Action]:
     meta = type(obj).Meta
     changes = {}
     by_name = meta.columns_by_name
+    dumpers = compiled(meta).dumpers
+    keys = meta.keys
+    values = obj.__dict__
     for name in marked(obj):
         column = by_name.get(name)
-        if column is None or column in meta.keys:
+        if column is None or column in keys:
             continue
-        changes[column] = _dump(column, obj.__dict__.get(name), context)
+        changes[column] = _dump(column, values.get(name), context, dumpers[name])
     return changes
 
 

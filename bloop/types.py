@@ -35,6 +35,7 @@ DYNAMODB_CONTEXT = decimal.Context(
     traps=[decimal.Clamped, decimal.Overflow, decimal.Inexact, decimal.Rounded, decimal.Underflow],
 )
 
+_MAX_EXACT_INT = 10 ** 38
 COMPARISONS = frozenset({"==", "!=", "<", "<=", ">", ">="})
 # Which condition operations DynamoDB accepts per backing type.
 SUPPORTED_OPERATIONS: dict[str, frozenset] = {
@@ -144,6 +145,8 @@ class Number(Type[decimal.Decimal]):
     def dynamo_dump(self, value, *, context=None, **kwargs):
         if value is None:
             return None
+        if type(value) is int and -_MAX_EXACT_INT < value < _MAX_EXACT_INT:
+            return str(value)  # every int of up to 38 digits is exact: skip the decimal context
         if isinstance(value, bool) or not isinstance(value, (numbers.Number, str)):
             raise TypeError(f"Number expects a number, got {type(value).__name__} {value!r}")
         number = self.context.create_decimal(value)
@@ -486,8 +489,111 @@ def compile_loader(typedef: Type) -> Loader:
         fast = _FAST_LOADERS.get(load)
         if fast is not None:
             return fast
+        if load is List.dynamo_load:
+            return _list_loader(compile_loader(typedef.inner_typedef))  # type: ignore[attr-defined]
+        if load is Map.dynamo_load:
+            return _map_loader({k: compile_loader(t) for k, t in typedef.types.items()})  # type: ignore[attr-defined]
+        if load is Set.dynamo_load:
+            return _set_loader(typedef)  # type: ignore[arg-type]
     slow = typedef._load
     return lambda value, context: slow(value, context=context)
+
+
+Dumper = Callable[[Any, Any], Any]
+
+
+def compile_dumper(typedef: Type) -> Dumper:
+    """A ``dumper(python_value, context) -> {tag: wire} | None`` for values that are not Actions.
+
+    None means "nothing to store" (a REMOVE at the top level). Built-in types whose dumping isn't
+    overridden get a specialised function; anything else goes through ``_dump``.
+    """
+    cls = type(typedef)
+    if cls._dump is Type._dump:
+        dump = cls.dynamo_dump
+        if dump is String.dynamo_dump:
+            return lambda value, context: {"S": value} if value else None
+        if dump is Boolean.dynamo_dump:
+            return lambda value, context: None if value is None else {"BOOL": bool(value)}
+        if dump is List.dynamo_dump:
+            return _list_dumper(compile_dumper(typedef.inner_typedef))  # type: ignore[attr-defined]
+        if dump is Map.dynamo_dump:
+            return _map_dumper({k: compile_dumper(t) for k, t in typedef.types.items()})  # type: ignore[attr-defined]
+        tag, bound = typedef.backing_type, typedef.dynamo_dump
+
+        def tagged(value: Any, context: Any) -> Any:
+            wire = bound(value, context=context)
+            return None if wire is None else {tag: wire}
+        return tagged
+    slow = typedef._dump
+
+    def through_actions(value: Any, context: Any) -> Any:
+        action = slow(value, context=context)
+        return action.value if action.type is ActionType.Set else None
+    return through_actions
+
+
+def _list_dumper(inner: Dumper) -> Dumper:
+    def dump(value: Any, context: Any) -> Any:
+        if not value:
+            return None
+        out = []
+        for item in value:
+            if isinstance(item, Action):
+                item = _reject_nested_action(item)
+            if item is not None:
+                wire = inner(item, context)
+                if wire is not None:
+                    out.append(wire)
+        return {"L": out} if out else None
+    return dump
+
+
+def _map_dumper(inners: dict[str, Dumper]) -> Dumper:
+    rows = list(inners.items())
+
+    def dump(value: Any, context: Any) -> Any:
+        if not value:
+            return None
+        out = {}
+        get = value.get
+        for key, inner in rows:
+            item = get(key)
+            if isinstance(item, Action):
+                item = _reject_nested_action(item)
+            if item is not None:
+                wire = inner(item, context)
+                if wire is not None:
+                    out[key] = wire
+        return {"M": out} if out else None
+    return dump
+
+
+def _list_loader(inner: Loader) -> Loader:
+    def load(value: Any, context: Any) -> Any:
+        return [] if value is None else [inner(item, context) for item in value["L"]]
+    return load
+
+
+def _map_loader(inners: dict[str, Loader]) -> Loader:
+    rows = list(inners.items())
+
+    def load(value: Any, context: Any) -> Any:
+        get = {}.get if value is None else value["M"].get
+        return {key: inner(get(key), context) for key, inner in rows}
+    return load
+
+
+def _set_loader(typedef: Set) -> Loader:
+    tag = typedef.backing_type
+    inner = typedef.inner_typedef
+    inner_load = type(inner).dynamo_load
+    if inner_load is String.dynamo_load:
+        return lambda value, context: set() if value is None else set(value[tag])
+    if inner_load is Number.dynamo_load:
+        return lambda value, context: set() if value is None else set(map(decimal.Decimal, value[tag]))
+    slow = inner.dynamo_load
+    return lambda value, context: set() if value is None else {slow(item, context=context) for item in value[tag]}
 
 
 def _load_string(value: Any, context: Any) -> Any:

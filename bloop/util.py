@@ -75,23 +75,20 @@ MAX_ITEM_SIZE = 400 * 1024
 
 def wire_size(value: Any) -> int:
     """Approximate bytes DynamoDB counts for one wire value ({tag: value}), per its item-size rules."""
-    ((tag, inner),) = value.items()
-    if tag == "S":
-        return len(inner.encode("utf-8"))
-    if tag == "N":
-        return len(inner.lstrip("-").replace(".", "")) // 2 + 2
-    if tag == "B":
-        return len(inner)
-    if tag in ("BOOL", "NULL"):
+    for tag, inner in value.items():
+        if tag == "S":
+            return len(inner) if inner.isascii() else len(inner.encode("utf-8"))
+        if tag == "N":
+            return len(inner) // 2 + 2
+        if tag == "B":
+            return len(inner)
+        if tag == "M":
+            return 3 + sum(1 + len(k) + wire_size(v) for k, v in inner.items())
+        if tag == "L":
+            return 3 + sum(1 + wire_size(v) for v in inner)
+        if tag == "SS" or tag == "BS":
+            return sum(len(v) for v in inner)
+        if tag == "NS":
+            return sum(len(v) // 2 + 2 for v in inner)
         return 1
-    if tag == "SS":
-        return sum(len(v.encode("utf-8")) for v in inner)
-    if tag == "NS":
-        return sum(len(v) // 2 + 2 for v in inner)
-    if tag == "BS":
-        return sum(len(v) for v in inner)
-    if tag == "L":
-        return 3 + sum(1 + wire_size(v) for v in inner)
-    if tag == "M":
-        return 3 + sum(1 + len(k.encode("utf-8")) + wire_size(v) for k, v in inner.items())
     return 0
