@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ParamValidationError
 
 from .exceptions import (
     BloopException,
@@ -83,6 +83,14 @@ def _translate(error: ClientError, operation: str) -> BloopException:
     return BloopException(f"{operation} failed with {code}: {message}")
 
 
+def make_clients(region: str | None = None, endpoint_url: str | None = None) -> tuple[Any, Any]:
+    """dynamodb and dynamodbstreams clients; ``endpoint_url`` None lets boto3 read AWS_ENDPOINT_URL*."""
+    import boto3
+    session = boto3.session.Session(region_name=region)
+    return (session.client("dynamodb", endpoint_url=endpoint_url),
+            session.client("dynamodbstreams", endpoint_url=endpoint_url))
+
+
 class SessionWrapper:
     """Thin, retrying wrapper over the dynamodb and dynamodbstreams clients (boto3 clients are thread-safe)."""
 
@@ -104,6 +112,9 @@ class SessionWrapper:
         for attempt in range(self.retry.attempts):
             try:
                 return fn(**request)
+            except ParamValidationError as error:
+                # botocore refused the request before sending it (e.g. an option this botocore doesn't know)
+                raise BloopException(f"{operation} request was refused by botocore: {error}") from error
             except ClientError as error:
                 if not _is_retryable(error):
                     raise _translate(error, operation) from error

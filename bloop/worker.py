@@ -558,12 +558,10 @@ def _build_engine(settings: WorkerSettings, local: Any) -> Any:
     template = settings.table_name_template or "{table_name}"
     if local is not None:
         return local.engine(table_name_template=template)
-    import boto3
-    session = boto3.session.Session(region_name=settings.region)
-    endpoint = settings.endpoint_url  # None: boto3 reads AWS_ENDPOINT_URL_DYNAMODB[_STREAMS] / AWS_ENDPOINT_URL
-    return Engine(dynamodb=session.client("dynamodb", endpoint_url=endpoint),
-                  dynamodbstreams=session.client("dynamodbstreams", endpoint_url=endpoint),
-                  table_name_template=template)
+    from .session import make_clients
+    # endpoint None: boto3 reads AWS_ENDPOINT_URL_DYNAMODB[_STREAMS] / AWS_ENDPOINT_URL
+    dynamodb, dynamodbstreams = make_clients(settings.region, settings.endpoint_url)
+    return Engine(dynamodb=dynamodb, dynamodbstreams=dynamodbstreams, table_name_template=template)
 
 
 def _handler_and_model(settings: WorkerSettings) -> tuple[Callable[[dict], Any], Any]:

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from botocore.exceptions import ParamValidationError
-
 from ..exceptions import BloopException, InvalidStream, RetryLimitExceeded
 
 __all__ = ["Listing", "list_shards", "find_children", "roots", "leaves", "orphan_roots"]
@@ -67,7 +65,7 @@ def find_children(session: Any, stream_arn: str, parent_id: str) -> tuple[list[d
                 return children, page.get("StreamStatus", "ENABLED")
     except (InvalidStream, RetryLimitExceeded):
         raise
-    except (BloopException, ParamValidationError):
+    except BloopException:
         pass  # an endpoint or botocore that doesn't know ShardFilter: list everything instead
     listing = list_shards(session, stream_arn)
     return listing.children_by_parent().get(parent_id, []), listing.status
