@@ -290,3 +290,19 @@ def test_wrong_value_type_is_named_and_nothing_written(bound):
     assert raw_item(bound, User, {"id": {"S": "v1"}}) is None
     with pytest.raises(InvalidValue, match="User.score|Message.score"):
         bound.save(Message(thread="x", sent=1, score=0.1))  # a float that is not exactly 0.1
+
+
+def test_transactions_take_up_to_100_items(bound):
+    from bloop.exceptions import InvalidTransaction
+    users = [User(id=f"tx100-{i}", name=str(i)) for i in range(100)]
+    with bound.transaction() as tx:
+        tx.save(*users)  # bloop 3.1.1 refused more than 10
+    fresh = [User(id=f"tx100-{i}") for i in range(100)]
+    bound.load(*fresh, consistent=True)
+    assert [u.name for u in fresh] == [str(i) for i in range(100)]
+    with pytest.raises(InvalidTransaction, match="at most 100"):
+        bound.transaction().save(*[User(id=f"tx101-{i}", name="x") for i in range(101)])
+    with pytest.raises(InvalidTransaction, match="twice"):
+        with bound.transaction() as tx:
+            tx.save(User(id="dup", name="a"))
+            tx.delete(User(id="dup"))
