@@ -178,3 +178,17 @@ def test_bind_column_and_unbind():
         bind_column(Model, "extra", Column(Integer))
     unbind(Model.Meta, name="extra")
     assert "extra" not in Model.Meta.columns_by_name
+
+
+def test_meta_init_builds_loaded_objects():
+    made = []
+
+    class Custom(BaseModel):
+        class Meta:
+            init = staticmethod(lambda: made.append(1) or Custom.__new__(Custom))
+
+        id = Column(String, hash_key=True)
+        name = Column(String, default="default is not applied on load")
+
+    obj = unpack_from_dynamodb(attrs={"id": {"S": "a"}}, model=Custom)
+    assert made == [1] and obj.id == "a" and obj.name == ""
