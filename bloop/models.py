@@ -627,7 +627,15 @@ def dump_changes(obj: Any, context: Any = None) -> dict[Column, Action]:
         column = by_name.get(name)
         if column is None or column in keys:
             continue
-        changes[column] = _dump(column, values.get(name), context, dumpers[name])
+        value = values.get(name)
+        if value is None or isinstance(value, Action):
+            changes[column] = _dump(column, value, context)
+            continue
+        try:
+            wire = dumpers[name](value, context)
+        except (TypeError, ValueError, ArithmeticError):
+            wire = _dump(column, value, context)  # raises InvalidValue naming the column
+        changes[column] = _REMOVE if wire is None else Action(ActionType.Set, wire)
     return changes
 
 

@@ -125,7 +125,8 @@ class DateTime(String):
             raise ValueError(
                 f"DateTime needs an aware datetime, got naive {value!r}; "
                 "use datetime.now(timezone.utc) or value.replace(tzinfo=...)")
-        return value.astimezone(UTC).strftime(FIXED_ISO8601_FORMAT)
+        # same text as FIXED_ISO8601_FORMAT, but isoformat is faster and zero-pads years below 1000
+        return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "+00:00"
 
     def dynamo_load(self, value, *, context=None, **kwargs):
         if not value:
@@ -513,12 +514,31 @@ def compile_dumper(typedef: Type) -> Dumper:
         dump = cls.dynamo_dump
         if dump is String.dynamo_dump:
             return lambda value, context: {"S": value} if value else None
+        if dump is Integer.dynamo_dump or dump is Number.dynamo_dump:
+            bound_number = typedef.dynamo_dump
+
+            def number(value: Any, context: Any) -> Any:
+                if type(value) is int and -_MAX_EXACT_INT < value < _MAX_EXACT_INT:
+                    return {"N": str(value)}
+                wire = bound_number(value, context=context)
+                return None if wire is None else {"N": wire}
+            return number
         if dump is Boolean.dynamo_dump:
             return lambda value, context: None if value is None else {"BOOL": bool(value)}
         if dump is List.dynamo_dump:
             return _list_dumper(compile_dumper(typedef.inner_typedef))  # type: ignore[attr-defined]
         if dump is Map.dynamo_dump:
             return _map_dumper({k: compile_dumper(t) for k, t in typedef.types.items()})  # type: ignore[attr-defined]
+        if dump is Set.dynamo_dump and type(typedef.inner_typedef).dynamo_dump is String.dynamo_dump:  # type: ignore
+            def string_set(value: Any, context: Any) -> Any:
+                if not value:
+                    return None
+                if any(isinstance(item, Action) for item in value):
+                    wire = typedef.dynamo_dump(value, context=context)  # raises for nested ADD/DELETE
+                    return None if wire is None else {"SS": wire}
+                strings = [item for item in value if item]
+                return {"SS": strings} if strings else None
+            return string_set
         tag, bound = typedef.backing_type, typedef.dynamo_dump
 
         def tagged(value: Any, context: Any) -> Any:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import random
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 
 class Sentinel:
@@ -92,3 +92,22 @@ def wire_size(value: Any) -> int:
             return sum(len(v) // 2 + 2 for v in inner)
         return 1
     return 0
+
+
+def attributes_size(attributes: Iterable[tuple[str, Any]]) -> int:
+    """Approximate size of (name, wire value) pairs; scalars inline, containers through :func:`wire_size`."""
+    size = 0
+    for name, value in attributes:
+        if value is None:
+            continue
+        size += len(name)
+        for tag, inner in value.items():
+            if tag == "S":
+                size += len(inner) if inner.isascii() else len(inner.encode("utf-8"))
+            elif tag == "N":
+                size += len(inner) // 2 + 2
+            elif tag == "B":
+                size += len(inner)
+            else:
+                size += wire_size(value)
+    return size
