@@ -5,6 +5,7 @@ User values never land in an expression string: every name becomes ``#nK`` and e
 from __future__ import annotations
 
 import decimal
+import operator
 from typing import Any, Iterable
 
 from .actions import Action, ActionType
@@ -361,6 +362,10 @@ class In(Condition):
 
 
 # ------------------------------------------------------------------------------------------ rendering
+_CLAUSE_ORDER = ("ADD", "DELETE", "REMOVE", "SET")
+_dynamo_name = operator.attrgetter("dynamo_name")
+
+
 class ConditionRenderer:
     """Collects ExpressionAttributeNames/Values while expressions are rendered."""
 
@@ -418,18 +423,31 @@ class ConditionRenderer:
 
     def update_expression(self, actions: dict[Any, Action]) -> None:
         """``actions`` maps columns to dumped actions; renders ADD, DELETE, REMOVE, SET clauses in order."""
-        clauses: dict[ActionType, list[str]] = {t: [] for t in ActionType}
-        for dynamo_name, action in sorted((column.dynamo_name, action) for column, action in actions.items()):
-            name = self._name(dynamo_name)
+        # clauses by wire key: an ActionType hashes in python (enum.__hash__), a str in C
+        clauses: dict[str, list[str]] = {}
+        values, names, name_refs = self.attr_values, self.attr_names, self._name_refs
+        for column in sorted(actions, key=_dynamo_name):
+            action = actions[column]
+            dynamo_name = column.dynamo_name
+            name = name_refs.get(dynamo_name)
+            if name is None:  # self._name, inlined
+                name = name_refs[dynamo_name] = f"#n{len(name_refs)}"
+                names[name] = dynamo_name
             kind = action.type
             if kind is ActionType.Remove:
-                clauses[kind].append(name)
+                clause = name
             else:
-                value = self.wire_value_ref(action.value)
-                clauses[kind].append(f"{name}={value}" if kind is ActionType.Set else f"{name} {value}")
-        parts = [f"{t.wire_key} {', '.join(items)}" for t, items in clauses.items() if items]
-        if parts:
-            self.expressions["UpdateExpression"] = " ".join(parts)
+                ref = f":v{len(values)}"
+                values[ref] = action.value
+                clause = f"{name}={ref}" if kind is ActionType.Set else f"{name} {ref}"
+            found = clauses.get(kind.wire_key)
+            if found is None:
+                clauses[kind.wire_key] = [clause]
+            else:
+                found.append(clause)
+        if clauses:
+            self.expressions["UpdateExpression"] = " ".join(
+                f"{key} {', '.join(clauses[key])}" for key in _CLAUSE_ORDER if key in clauses)
 
     @property
     def output(self) -> dict[str, Any]:

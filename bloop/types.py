@@ -51,6 +51,20 @@ SUPPORTED_OPERATIONS: dict[str, frozenset] = {
 }
 
 
+def canonical_number(number: decimal.Decimal) -> str:
+    """The text DynamoDB answers with for this number ("1.50" -> "1.5", "1E+2" -> "100").
+
+    Sending the canonical text means a key or value read back compares equal to what was written.
+    """
+    if not number:
+        return "0"
+    normal = number.normalize(DYNAMODB_CONTEXT)
+    exponent = normal.as_tuple().exponent
+    if isinstance(exponent, int) and -40 <= exponent <= 40:
+        return format(normal, "f")
+    return str(normal)
+
+
 class Type(Generic[T]):
     """Base of all types. ``python_type`` documents the python side; ``backing_type`` is the wire tag."""
 
@@ -153,7 +167,7 @@ class Number(Type[decimal.Decimal]):
         number = self.context.create_decimal(value)
         if number.is_nan() or number.is_infinite():
             raise TypeError(f"DynamoDB can't store {value!r}: infinity and NaN are not numbers it accepts")
-        return str(number)
+        return canonical_number(number)
 
     def dynamo_load(self, value, *, context=None, **kwargs):
         if value is None:

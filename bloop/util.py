@@ -73,20 +73,27 @@ def chunked(items: list, size: int) -> Iterator[list]:
 MAX_ITEM_SIZE = 400 * 1024
 
 
+def _text_size(text: str) -> int:
+    """UTF-8 length, which is what DynamoDB counts."""
+    return len(text) if text.isascii() else len(text.encode("utf-8"))
+
+
 def wire_size(value: Any) -> int:
     """Approximate bytes DynamoDB counts for one wire value ({tag: value}), per its item-size rules."""
     for tag, inner in value.items():
         if tag == "S":
-            return len(inner) if inner.isascii() else len(inner.encode("utf-8"))
+            return _text_size(inner)
         if tag == "N":
             return len(inner) // 2 + 2
         if tag == "B":
             return len(inner)
         if tag == "M":
-            return 3 + sum(1 + len(k) + wire_size(v) for k, v in inner.items())
+            return 3 + sum(1 + _text_size(k) + wire_size(v) for k, v in inner.items())
         if tag == "L":
             return 3 + sum(1 + wire_size(v) for v in inner)
-        if tag == "SS" or tag == "BS":
+        if tag == "SS":
+            return sum(_text_size(v) for v in inner)
+        if tag == "BS":
             return sum(len(v) for v in inner)
         if tag == "NS":
             return sum(len(v) // 2 + 2 for v in inner)
@@ -103,7 +110,7 @@ def attributes_size(attributes: Iterable[tuple[str, Any]]) -> int:
         size += len(name)
         for tag, inner in value.items():
             if tag == "S":
-                size += len(inner) if inner.isascii() else len(inner.encode("utf-8"))
+                size += _text_size(inner)
             elif tag == "N":
                 size += len(inner) // 2 + 2
             elif tag == "B":

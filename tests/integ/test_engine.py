@@ -306,3 +306,17 @@ def test_transactions_take_up_to_100_items(bound):
         with bound.transaction() as tx:
             tx.save(User(id="dup", name="a"))
             tx.delete(User(id="dup"))
+
+
+def test_number_keys_written_as_non_canonical_text_load(engine):
+    from bloop import BaseModel, Column, Number, String
+
+    class Priced(BaseModel):
+        price = Column(Number, hash_key=True)
+        label = Column(String)
+
+    engine.bind(Priced)
+    engine.save(Priced(price=Decimal("1.50"), label="one fifty"), verify="item")
+    again = Priced(price=Decimal("1.5000"))
+    engine.load(again, consistent=True)
+    assert again.label == "one fifty"

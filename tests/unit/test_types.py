@@ -196,3 +196,11 @@ def test_arrow_types():
 def test_uuid_string_form():
     value = uuid.UUID(int=5)
     assert UUID()._dump(value, context={}).value == {"S": str(value)}
+
+
+@pytest.mark.parametrize("value, wire", [
+    (decimal.Decimal("1.0"), "1"), (decimal.Decimal("1.50"), "1.5"), (decimal.Decimal("1E+2"), "100"),
+    (decimal.Decimal("-0.00"), "0"), (decimal.Decimal("0.001"), "0.001"), (7, "7"), (2.5, "2.5")])
+def test_numbers_are_sent_in_dynamodbs_canonical_text(value, wire):
+    # DynamoDB answers with this text, so a key or a verified value read back compares equal
+    assert Number()._dump(value, context={}).value == {"N": wire}
