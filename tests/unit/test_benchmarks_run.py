@@ -1,5 +1,6 @@
 """The benchmark workloads run, and bloop and raw boto3 do the same work (no timing here)."""
 import re
+from decimal import Decimal
 
 import pytest
 from botocore.client import BaseClient
@@ -26,9 +27,11 @@ def engine():
 
 
 def _sorted_sets(wire):
-    """Wire values with set members sorted (set iteration order is not part of the request)."""
+    """Wire values with set members sorted (set iteration order is not part of the request) and numbers
+    compared by value ("0.00" and "0" are the same number; bloop sends DynamoDB's canonical text)."""
     if isinstance(wire, dict):
-        return {k: sorted(v) if k in ("SS", "NS", "BS") else _sorted_sets(v) for k, v in wire.items()}
+        return {k: Decimal(v) if k == "N" else sorted(v) if k in ("SS", "NS", "BS") else _sorted_sets(v)
+                for k, v in wire.items()}
     if isinstance(wire, list):
         return [_sorted_sets(v) for v in wire]
     return wire
