@@ -157,6 +157,10 @@ class Coordinator:
         losses, self.losses = self.losses, []
         return losses
 
+    def return_losses(self, losses: list[Loss]) -> None:
+        """Put back losses that were taken but not reported (a loss callback raised)."""
+        self.losses[:0] = losses
+
     def poll(self, *, ignore_pacing: bool = False) -> bool:
         """One round: fetch every due shard, then look for the children of finished ones.
 

@@ -39,7 +39,7 @@ MAX_EXPIRIES = 3
 
 @dataclass
 class Loss:
-    """Records retention removed before they were read (invariant I5).
+    """Records retention removed before they were read: a gap the consumer reports instead of hiding.
 
     The lost records are those of ``shard_id`` with ``after_sequence_number`` < sequence number <
     ``before_sequence_number`` (both bounds exclusive). ``after_sequence_number`` None: from the shard's

@@ -57,12 +57,13 @@ class Stream:
     """
 
     def __init__(self, *, model: Any, engine: Any, on_loss: Callable[[Loss], Any] | None = None,
-                 clock: Clock | None = None, max_workers: int = 16) -> None:
+                 clock: Clock | None = None, max_workers: int | None = None) -> None:
         self.model = model
         self.engine = engine
         self.on_loss = on_loss
         self._clock: Clock = clock or SYSTEM_CLOCK
-        self.max_workers = max_workers
+        # default to the engine's pool size: botocore keeps 10 connections per client unless told otherwise
+        self.max_workers = max_workers or engine.max_workers
         self._events = EventBuilder(model, engine)
         self._coordinator = self._new_coordinator()
         self._newest_delivered: datetime | None = None
@@ -187,8 +188,12 @@ class Stream:
             raise RecordsLost("stream records were trimmed before they were read: " + "; ".join(map(str, losses))
                               + ". Reading continues with the oldest records left; set stream.on_loss to "
                               "handle gaps without an exception", losses=losses)
-        for loss in losses:
-            self.on_loss(loss)
+        for index, loss in enumerate(losses):
+            try:
+                self.on_loss(loss)
+            except BaseException:
+                self._coordinator.return_losses(losses[index + 1:])  # report the rest on the next call
+                raise
 
     def heartbeat(self) -> None:
         """Poll every shard with nothing waiting now (kept from bloop 3.x; iterators refresh themselves).
