@@ -8,7 +8,7 @@ import decimal
 import operator
 from typing import Any, Iterable
 
-from .actions import Action, ActionType
+from .actions import REMOVE, SET, Action
 from .exceptions import InvalidCondition
 
 __all__ = ["Condition", "ComparisonMixin", "Proxy", "render", "ConditionRenderer"]
@@ -404,7 +404,7 @@ class ConditionRenderer:
         except _DUMP_ERRORS as error:
             where = _path_text(column, path) if column is not None else repr(typedef)
             raise InvalidCondition(f"can't compare {where} with {value!r}: {error}") from error
-        if action.type is ActionType.Remove:
+        if action.type is REMOVE:
             where = _path_text(column, path) if column is not None else repr(typedef)
             raise InvalidCondition(
                 f"{where} is compared with {value!r}, which DynamoDB can't store (empty); compare with None instead")
@@ -434,12 +434,12 @@ class ConditionRenderer:
                 name = name_refs[dynamo_name] = f"#n{len(name_refs)}"
                 names[name] = dynamo_name
             kind = action.type
-            if kind is ActionType.Remove:
+            if kind is REMOVE:
                 clause = name
             else:
                 ref = f":v{len(values)}"
                 values[ref] = action.value
-                clause = f"{name}={ref}" if kind is ActionType.Set else f"{name} {ref}"
+                clause = f"{name}={ref}" if kind is SET else f"{name} {ref}"
             found = clauses.get(kind.wire_key)
             if found is None:
                 clauses[kind.wire_key] = [clause]

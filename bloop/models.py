@@ -15,7 +15,7 @@ from typing import Any, Callable, ClassVar, Generic, Iterable, TypeVar, overload
 import declare
 
 from . import signals
-from .actions import Action, ActionType
+from .actions import REMOVE, SET, Action
 from .conditions import ComparisonMixin
 from .exceptions import BloopException, InvalidModel, InvalidValue, MissingKey
 from .types import UUID, DateTime, Integer, Timestamp, Type, compile_dumper, compile_loader
@@ -579,7 +579,7 @@ def unpack_from_dynamodb(*, attrs: dict, expected: Iterable[Column] | None = Non
     return obj
 
 
-_REMOVE = Action(ActionType.Remove, None)
+_REMOVE = Action(REMOVE, None)
 
 
 def _dump(column: Column, value: Any, context: Any, dumper: Any = None) -> Action:
@@ -592,7 +592,7 @@ def _dump(column: Column, value: Any, context: Any, dumper: Any = None) -> Actio
         if dumper is None:
             dumper = compiled(column.model.Meta).dumpers[column.name]
         wire = dumper(value, context)
-        return _REMOVE if wire is None else Action(ActionType.Set, wire)
+        return _REMOVE if wire is None else Action(SET, wire)
     except (TypeError, ValueError, ArithmeticError) as error:
         if isinstance(error, BloopException):
             raise
@@ -607,7 +607,7 @@ def dump_key(obj: Any, context: Any = None) -> dict[str, Any]:
     for column in meta.keys:
         value = obj.__dict__.get(column.name)
         action = _dump(column, value, context) if value is not None else None
-        if action is None or action.type is not ActionType.Set:
+        if action is None or action.type is not SET:
             raise MissingKey(
                 f"{type(obj).__name__}.{column.name} is a key column and has no value; "
                 f"set it before saving, loading or deleting ({obj!r})")
@@ -635,7 +635,7 @@ def dump_changes(obj: Any, context: Any = None) -> dict[Column, Action]:
             wire = dumpers[name](value, context)
         except (TypeError, ValueError, ArithmeticError):
             wire = _dump(column, value, context)  # raises InvalidValue naming the column
-        changes[column] = _REMOVE if wire is None else Action(ActionType.Set, wire)
+        changes[column] = _REMOVE if wire is None else Action(SET, wire)
     return changes
 
 
@@ -649,9 +649,9 @@ def dump_item(obj: Any, context: Any = None) -> dict[str, Any]:
         if value is None:
             continue
         action = _dump(column, value, context)
-        if action.type is ActionType.Set:
+        if action.type is SET:
             item[column.dynamo_name] = action.value
-        elif action.type is not ActionType.Remove:
+        elif action.type is not REMOVE:
             raise ValueError(f"{type(obj).__name__}.{column.name}: {action.type.wire_key} can't be used in a "
                              "whole-item write (batch save); use engine.save for ADD/DELETE")
     return item
@@ -663,9 +663,9 @@ def settle_after_save(obj: Any) -> None:
     for name in list(marked(obj)):
         value = values.get(name)
         if isinstance(value, Action):
-            if value.type is ActionType.Set:
+            if value.type is SET:
                 values[name] = value.value
-            elif value.type is ActionType.Remove:
+            elif value.type is REMOVE:
                 values.pop(name, None)
             else:
                 values.pop(name, None)  # the stored result of ADD/DELETE isn't known without sync
