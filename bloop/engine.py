@@ -36,7 +36,7 @@ from .search import QueryIterator, ScanIterator, Search
 from .session import RetryPolicy, SessionWrapper
 from .tables import compare_tables, create_table_request, expected_stream_view, table_status_problems
 from .transactions import ReadTransaction, WriteTransaction
-from .util import MAX_ITEM_SIZE, Sentinel, attributes_size, walk_subclasses, wire_size
+from .util import MAX_ITEM_SIZE, Sentinel, attributes_size, scalar_first_size, walk_subclasses, wire_size
 from .verify import Expectation, check_level, verify_writes
 
 __all__ = ["Engine", "BoundTable"]
@@ -233,7 +233,9 @@ class Engine:
             "ReturnValues": return_values,
         }
         size = attributes_size(request["Key"].items())
-        size += attributes_size((c.dynamo_name, a.value) for c, a in changes.items())
+        for column, action in changes.items():
+            if action.value is not None:
+                size += len(column.dynamo_name) + scalar_first_size(action.value)
         if size > MAX_ITEM_SIZE:
             biggest = max(changes, key=lambda c: wire_size(changes[c].value) if changes[c].value else 0)
             raise ItemTooLarge(

@@ -100,6 +100,7 @@ class Column(ComparisonMixin, declare.Declare[T], Generic[T]):
         self.hash_key = bool(hash_key)
         self.range_key = bool(range_key)
         self._dynamo_name = dynamo_name
+        self.dynamo_name: str = dynamo_name  # type: ignore[assignment]  # completed by __set_name__
         self.default = default
         self.model = None
         self.name = None  # type: ignore[assignment]
@@ -107,13 +108,11 @@ class Column(ComparisonMixin, declare.Declare[T], Generic[T]):
     def _path_target(self) -> tuple[Any, tuple, Any]:
         return self, (), self.typedef
 
-    @property
-    def dynamo_name(self) -> str:
-        return self._dynamo_name or self.name
-
     def __set_name__(self, owner: Any, name: str) -> None:
         self.name = name
         self._name = name
+        # a plain attribute, not a property: it is read for every column of every dump and render
+        self.dynamo_name = self._dynamo_name or name
 
     @overload
     def __get__(self, obj: None, objtype: Any = None) -> Column[T]: ...
@@ -355,7 +354,7 @@ def setup_model(cls: Any) -> None:
     meta.keys = set()
     for name, column in columns.items():
         column.model = cls
-        column.name = column._name = name
+        column.__set_name__(cls, name)
         other = meta.columns_by_dynamo_name.get(column.dynamo_name)
         if other is not None:
             raise InvalidModel(

@@ -102,19 +102,22 @@ def wire_size(value: Any) -> int:
 
 
 def attributes_size(attributes: Iterable[tuple[str, Any]]) -> int:
-    """Approximate size of (name, wire value) pairs; scalars inline, containers through :func:`wire_size`."""
+    """Approximate size of (name, wire value) pairs; None values count nothing."""
     size = 0
     for name, value in attributes:
-        if value is None:
-            continue
-        size += len(name)
-        for tag, inner in value.items():
-            if tag == "S":
-                size += _text_size(inner)
-            elif tag == "N":
-                size += len(inner) // 2 + 2
-            elif tag == "B":
-                size += len(inner)
-            else:
-                size += wire_size(value)
+        if value is not None:
+            size += len(name) + scalar_first_size(value)
     return size
+
+
+def scalar_first_size(value: dict) -> int:
+    """:func:`wire_size` with the common scalar tags checked inline (it runs for every saved column)."""
+    for tag, inner in value.items():
+        if tag == "S":
+            return len(inner) if inner.isascii() else len(inner.encode("utf-8"))
+        if tag == "N":
+            return len(inner) // 2 + 2
+        if tag == "B":
+            return len(inner)
+        return wire_size(value)
+    return 0
