@@ -547,6 +547,19 @@ def compiled(meta: Any) -> Compiled:
     return found
 
 
+def load_error(meta: Any, attrs: dict, context: Any, error: BaseException) -> InvalidValue:
+    """Name the column whose stored value its type can't load (e.g. text in an Integer column)."""
+    for name, dynamo_name, load in compiled(meta).rows:
+        try:
+            load(attrs.get(dynamo_name), context)
+        except Exception as found:
+            column = meta.columns_by_name[name]
+            return InvalidValue(
+                f"{meta.model.__name__}.{name} can't load the stored value {attrs.get(dynamo_name)!r} as "
+                f"{column.typedef!r} ({found!r}); the item was written with another type than the model declares")
+    return InvalidValue(f"{meta.model.__name__} can't load {attrs!r}: {error!r}")
+
+
 def unpack_from_dynamodb(*, attrs: dict, expected: Iterable[Column] | None = None, model: Any = None,
                          obj: Any = None, engine: Any = None, context: Any = None, **kwargs: Any) -> Any:
     """Fill ``obj`` (or a new instance from ``model.Meta.init()``) from wire attributes.
@@ -559,20 +572,24 @@ def unpack_from_dynamodb(*, attrs: dict, expected: Iterable[Column] | None = Non
     meta = type(obj).Meta
     context = context if context is not None else {"engine": engine}
     values = obj.__dict__
-    if expected is None or expected is meta.columns:
-        get = attrs.get
-        for name, dynamo_name, load in compiled(meta).rows:
-            values[name] = load(get(dynamo_name), context)
-        values.pop(_MARKED, None)
-    else:
-        names = []
-        rows = compiled(meta).by_column
-        get = attrs.get
-        for column in expected:
-            name, dynamo_name, load = rows[column]
-            values[name] = load(get(dynamo_name), context)
-            names.append(name)
-        clear_marks(obj, names)
+    get = attrs.get
+    try:
+        if expected is None or expected is meta.columns:
+            for name, dynamo_name, load in compiled(meta).rows:
+                values[name] = load(get(dynamo_name), context)
+            values.pop(_MARKED, None)
+        else:
+            names = []
+            rows = compiled(meta).by_column
+            for column in expected:
+                name, dynamo_name, load = rows[column]
+                values[name] = load(get(dynamo_name), context)
+                names.append(name)
+            clear_marks(obj, names)
+    except (KeyError, TypeError, ValueError, ArithmeticError) as error:
+        if isinstance(error, BloopException):
+            raise
+        raise load_error(meta, attrs, context, error) from error
     if engine is not None:
         signals.object_loaded.send(engine, engine=engine, obj=obj)
     return obj

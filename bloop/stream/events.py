@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..models import compiled
+from ..models import compiled, load_error
 from ..signals import object_loaded
 
 __all__ = ["EventBuilder"]
@@ -48,8 +48,11 @@ class EventBuilder:
         values = obj.__dict__
         context = self.context
         get = image.get
-        for name, dynamo_name, load in self.rows:
-            values[name] = load(get(dynamo_name), context)
+        try:
+            for name, dynamo_name, load in self.rows:
+                values[name] = load(get(dynamo_name), context)
+        except (KeyError, TypeError, ValueError, ArithmeticError) as error:
+            raise load_error(self.model.Meta, image, context, error) from error
         if object_loaded.receivers:
             object_loaded.send(self.engine, engine=self.engine, obj=obj)
         return obj

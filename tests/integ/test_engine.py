@@ -320,3 +320,11 @@ def test_number_keys_written_as_non_canonical_text_load(engine):
     again = Priced(price=Decimal("1.5000"))
     engine.load(again, consistent=True)
     assert again.label == "one fifty"
+
+
+def test_stored_value_of_another_type_is_named_on_load(bound):
+    from bloop.exceptions import InvalidValue
+    bound.session.dynamodb_client.put_item(TableName=bound._compute_table_name(User),
+                                           Item={"id": {"S": "typed"}, "visits": {"S": "many"}})
+    with pytest.raises(InvalidValue, match="User.visits can't load the stored value"):
+        bound.load(User(id="typed"))
