@@ -187,4 +187,4 @@ class CheckpointConflict(BloopException):
 
 
 class InvalidValue(BloopException, ValueError, TypeError):
-    """A column's value can't be stored with its type (e.g. "abc" in an Integer column, 0.1 as a Number)."""
+    """A column's value can't be stored, or a stored value loaded, with its type ("abc" in an Integer column)."""
