@@ -262,11 +262,12 @@ class Engine:
         _check_condition(condition)
         objs = self._unique(objs)
         writes, hooks = self._prepare_writes(objs, "save")
-        rendered = [self._render_save(w.obj, conditions_and(condition, w.condition), sync, level,
-                                      w.state.get("return_old")) for w in writes]
+        conditions = [conditions_and(condition, w.condition) for w in writes]
+        rendered = [self._render_save(w.obj, c, sync, level, w.state.get("return_old"))
+                    for w, c in zip(writes, conditions)]
         self._before_send(hooks, writes)
-        outcomes = self._run_all(lambda pair: self._send_save(pair[0], pair[1][0], condition, sync),
-                                 list(zip(objs, rendered)))
+        outcomes = self._run_all(lambda args: self._send_save(args[0], args[1][0], args[2], sync),
+                                 list(zip(objs, rendered, conditions)))
         for write, (result, error) in zip(writes, outcomes):
             write.error = error
             write.old_item = result[1] if result else None
