@@ -57,3 +57,14 @@ class Session(BaseModel):
     id = Column(UUID, hash_key=True, default=uuid.uuid4)
     active = Column(Boolean)
     expires = Column(Timestamp)
+
+
+class Order(BaseModel):
+    """A streamed model for the stream and worker tests."""
+
+    class Meta:
+        stream = {"include": ["new", "old"]}
+
+    id = Column(String, hash_key=True)
+    status = Column(String)
+    total = Column(Integer)

@@ -15,19 +15,11 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from bloop import BaseModel, Column, Integer, String
+from bloop import BaseModel, Column, String
 from bloop.exceptions import CheckpointConflict, InvalidStream
 from bloop.stream import Stream
 from bloop.stream.checkpoint import FileCheckpoint, TableCheckpoint
-
-
-class Order(BaseModel):
-    class Meta:
-        stream = {"include": ["new", "old"]}
-
-    id = Column(String, hash_key=True)
-    status = Column(String)
-    total = Column(Integer)
+from tests.integ.models import Order
 
 
 class Other(BaseModel):

@@ -13,19 +13,11 @@ import uuid
 
 import pytest
 
-from bloop import BaseModel, Column, Integer, String
+from bloop import BaseModel, Column, String
 from bloop.__main__ import main as cli
 from bloop.stream.checkpoint import FileCheckpoint, TableCheckpoint
 from bloop.worker import Worker, WorkerError, load_settings
-
-
-class Order(BaseModel):
-    class Meta:
-        stream = {"include": ["new", "old"]}
-
-    id = Column(String, hash_key=True)
-    status = Column(String)
-    total = Column(Integer)
+from tests.integ.models import Order
 
 
 class Plain(BaseModel):
