@@ -5,7 +5,6 @@ wrapped explicitly because they are relative to the stored value.
 """
 from __future__ import annotations
 
-import builtins
 import enum
 from typing import Any
 
@@ -86,7 +85,5 @@ def unwrap(value: Any) -> Any:
     return value.value if isinstance(value, Action) else value
 
 
-_builtin_set = builtins.set
-
 # Enum attribute lookups cost about 100 ns each on Python 3.11; hot paths (dump, render) use these.
-ADD, DELETE, REMOVE, SET = ActionType.Add, ActionType.Delete, ActionType.Remove, ActionType.Set
+REMOVE, SET = ActionType.Remove, ActionType.Set

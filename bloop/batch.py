@@ -11,13 +11,9 @@ from . import signals
 from .exceptions import BatchWriteIncomplete, InvalidBatch, ItemTooLarge, RetryLimitExceeded
 from .models import dump_item, dump_key, settle_after_save
 from .session import BATCH_WRITE_ITEM_CHUNK_SIZE
-from .util import MAX_ITEM_SIZE, chunked, wire_size
+from .util import MAX_ITEM_SIZE, chunked, key_identity, wire_size
 
 __all__ = ["BatchWriter"]
-
-
-def _identity(table_name: str, key: dict) -> tuple:
-    return table_name, tuple(sorted((name, repr(value)) for name, value in key.items()))
 
 
 class BatchWriter:
@@ -59,7 +55,7 @@ class BatchWriter:
         for kind, obj in self._entries:
             table_name = self.engine._binding(type(obj)).table_name
             key = dump_key(obj, context)
-            identity = _identity(table_name, key)
+            identity = (table_name, key_identity(key))
             if identity in owners:
                 raise InvalidBatch(
                     f"{owners[identity]!r} and {obj!r} have the same key in one batch; DynamoDB rejects "

@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, TypeVar
+from typing import Any, Callable, Iterable
 
 from . import signals
 from .actions import ActionType
@@ -36,12 +35,20 @@ from .search import QueryIterator, ScanIterator, Search
 from .session import RetryPolicy, SessionWrapper
 from .tables import compare_tables, create_table_request, expected_stream_view, table_status_problems
 from .transactions import ReadTransaction, WriteTransaction
-from .util import MAX_ITEM_SIZE, Sentinel, attributes_size, scalar_first_size, walk_subclasses, wire_size
+from .util import (
+    MAX_ITEM_SIZE,
+    Sentinel,
+    attributes_size,
+    backoff,
+    key_identity,
+    scalar_first_size,
+    walk_subclasses,
+    wire_size,
+)
 from .verify import Expectation, check_level, verify_writes
 
 __all__ = ["Engine", "BoundTable"]
 
-M = TypeVar("M", bound=BaseModel)
 DEFAULT = Sentinel("engine default")
 SYNC_SAVE = {None: "NONE", "new": "ALL_NEW", "old": "ALL_OLD"}
 SYNC_DELETE = {None: "NONE", "old": "ALL_OLD"}
@@ -174,18 +181,17 @@ class Engine:
 
     def _wait_until(self, table_name: str, check: Callable[[], tuple[dict, list[str]]]) -> dict:
         """Poll ``check`` with capped exponential backoff until it reports no problems, or time out."""
-        deadline = time.monotonic() + self.bind_timeout
-        delay = 0.05
+        delays = backoff(self.bind_timeout, first=0.05, cap=5.0)
         while True:
             description, problems = check()
             if not problems:
                 return description
-            if time.monotonic() + delay > deadline:
+            delay = next(delays, None)
+            if delay is None:
                 raise TableSetupTimeout(
                     f"table {table_name!r} was not fully live after {self.bind_timeout}s: " + "; ".join(problems),
                     parts=problems)
             self.session.retry.sleep(delay)
-            delay = min(delay * 2, 5.0)
 
     def is_bound(self, model: Any) -> bool:
         """Whether ``model`` was bound to this engine."""
@@ -479,29 +485,24 @@ class Engine:
         """Fill the objects from their items (BatchGetItem, 100 keys a call); raises MissingObjects."""
         objs = self._unique(objs)
         wanted: dict[tuple, list[Any]] = {}
-        request: dict[str, dict] = {}
+        keys = []
         for obj in objs:
             table_name = self._binding(type(obj)).table_name
             key = dump_key(obj, {"engine": self})
-            identity = (table_name, _key_identity(key))
-            if identity not in wanted:
-                request.setdefault(table_name, {"Keys": [], "ConsistentRead": bool(consistent)})["Keys"].append(key)
-            wanted.setdefault(identity, []).append(obj)
-        if not request:
-            return
-        response = self.session.load_items(request)
-        key_names = {table_name: list(spec["Keys"][0]) for table_name, spec in request.items()}
-        loaded = []
-        for table_name, items in response.items():
-            names = key_names[table_name]
-            for item in items:
-                identity = tuple(sorted((name, *item[name].items()) for name in names))
-                for obj in wanted.pop((table_name, identity), []):
-                    unpack_from_dynamodb(attrs=item, expected=type(obj).Meta.columns, obj=obj, engine=self)
-                    loaded.append(obj)
+            wanted.setdefault((table_name, key_identity(key)), []).append(obj)
+            keys.append((table_name, key))
+        found = self.session.get_items(keys, consistent=consistent)
+        loaded, missing = [], []
+        for identity, group in wanted.items():
+            item = found.get(identity)
+            if item is None:
+                missing.extend(group)
+                continue
+            for obj in group:
+                unpack_from_dynamodb(attrs=item, expected=type(obj).Meta.columns, obj=obj, engine=self)
+                loaded.append(obj)
         self._after_load(loaded)
-        if wanted:
-            missing = [obj for group in wanted.values() for obj in group]
+        if missing:
             raise MissingObjects(f"{len(missing)} object(s) were not found", objects=missing)
 
     def query(self, model_or_index: Any, key: Condition, filter: Condition | None = None,
@@ -581,11 +582,6 @@ def _check_condition(condition: Any) -> None:
     if condition is not None and not isinstance(condition, Condition):
         from .exceptions import InvalidCondition
         raise InvalidCondition(f"condition must be a bloop condition (e.g. Model.col == value), not {condition!r}")
-
-
-def _key_identity(key: dict) -> tuple:
-    """Hashable identity of a wire key: names with their (tag, value), so swapped values differ (B10)."""
-    return tuple(sorted((name, *value.items()) for name, value in key.items()))
 
 
 def _request_token() -> str:

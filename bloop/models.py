@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import datetime
-import typing
 import uuid
 from typing import Any, Callable, ClassVar, Generic, Iterable, TypeVar, overload
 
@@ -27,7 +26,6 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-M = TypeVar("M", bound="BaseModel")
 
 _MARKED = "_bloop_marked"  # per-instance set of column names changed since the last load/save
 STREAM_VIEWS = {
@@ -480,7 +478,7 @@ def bind_column(model: Any, name: str, column: Column, force: bool = False, recu
         raise InvalidModel(f"{model.__name__} already has a column {name!r}; pass force=True to replace it")
     column.__set_name__(model, name)
     setattr(model, name, column)
-    setup_model_columns_only(model)
+    refresh_model(model)
     if recursive:
         for sub in walk_subclasses(model):
             bind_column(sub, name, column, force=True, recursive=False, copy=True)
@@ -497,7 +495,7 @@ def bind_index(model: Any, name: str, index: Index, force: bool = False, recursi
         raise InvalidModel(f"{model.__name__} already has an index {name!r}; pass force=True to replace it")
     index.__set_name__(model, name)
     setattr(model, name, index)
-    setup_model_columns_only(model)
+    refresh_model(model)
     if recursive:
         for sub in walk_subclasses(model):
             bind_index(sub, name, index, force=True, recursive=False, copy=True)
@@ -516,10 +514,10 @@ def unbind(meta: Any, name: str | None = None, dynamo_name: str | None = None) -
     if target in meta.keys:
         raise InvalidModel(f"can't unbind {model.__name__}.{target.name}: it is a key column")
     delattr(model, target.name)
-    setup_model_columns_only(model)
+    refresh_model(model)
 
 
-def setup_model_columns_only(model: Any) -> None:
+def refresh_model(model: Any) -> None:
     """Recompute Meta after a runtime change, keeping the user's Meta options."""
     meta = model.Meta
     ttl = meta.ttl
@@ -723,6 +721,3 @@ class BaseModel:
 
 
 setup_model(BaseModel)
-
-if typing.TYPE_CHECKING:  # pragma: no cover
-    _ = Column  # keeps the public typing surface explicit

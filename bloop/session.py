@@ -6,10 +6,9 @@ keys/items are retried with full-jitter exponential backoff up to a bound, then 
 from __future__ import annotations
 
 import random
-import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from botocore.exceptions import ClientError, ParamValidationError
 
@@ -24,7 +23,7 @@ from .exceptions import (
     TableMismatch,
     TransactionCanceled,
 )
-from .util import chunked
+from .util import chunked, key_identity
 
 __all__ = ["SessionWrapper", "RetryPolicy", "BATCH_GET_ITEM_CHUNK_SIZE", "RETRYABLE_CODES"]
 
@@ -102,8 +101,6 @@ class SessionWrapper:
         self.dynamodb_client = dynamodb
         self.stream_client = dynamodbstreams
         self.retry = retry or RetryPolicy()
-        self._tables: dict[str, dict] = {}
-        self._lock = threading.Lock()
 
     # ----------------------------------------------------------------------------------------- core
     def call(self, client: Any, operation: str, method: str, **request: Any) -> dict:
@@ -138,9 +135,6 @@ class SessionWrapper:
     def put_item(self, item: dict) -> dict:
         return self._dynamodb("PutItem", "put_item", **item)
 
-    def get_item(self, request: dict) -> dict | None:
-        return self._dynamodb("GetItem", "get_item", **request).get("Item")
-
     def delete_item(self, item: dict) -> dict | None:
         return self._dynamodb("DeleteItem", "delete_item", **item).get("Attributes")
 
@@ -170,6 +164,34 @@ class SessionWrapper:
                                              operation="BatchGetItem", unprocessed=request)
                 self.retry.sleep(self.retry.delay(attempt))
         return loaded
+
+    def get_items(self, keys: Iterable[tuple[str, dict]], consistent: bool = False,
+                  options: dict[str, dict] | None = None) -> dict[tuple, dict]:
+        """Items found for ``(table, wire key)`` pairs, by ``(table, key_identity(key))``.
+
+        A key asked twice is read once; a key with no item is absent from the result. ``options``
+        adds request options per table (e.g. a ProjectionExpression, which must include the keys).
+        """
+        request: dict[str, dict] = {}
+        seen = set()
+        for table_name, key in keys:
+            identity = (table_name, key_identity(key))
+            if identity in seen:
+                continue
+            seen.add(identity)
+            spec = request.get(table_name)
+            if spec is None:
+                spec = request[table_name] = {"Keys": [], "ConsistentRead": bool(consistent),
+                                              **(options or {}).get(table_name, {})}
+            spec["Keys"].append(key)
+        found: dict[tuple, dict] = {}
+        if not request:
+            return found
+        for table_name, items in self.load_items(request).items():
+            names = list(request[table_name]["Keys"][0])
+            for item in items:
+                found[(table_name, key_identity({name: item[name] for name in names}))] = item
+        return found
 
     def batch_write_items(self, request: dict) -> dict:
         """One BatchWriteItem (up to 25 requests); returns UnprocessedItems for the caller to retry."""

@@ -9,6 +9,7 @@ from . import signals
 from .conditions import ConditionRenderer, conditions_and
 from .exceptions import InvalidTransaction, MissingObjects, TransactionTokenExpired
 from .models import dump_changes, dump_key, settle_after_save, unpack_from_dynamodb
+from .util import key_identity
 
 __all__ = ["ReadTransaction", "WriteTransaction", "PreparedTransaction", "MAX_TRANSACTION_ITEMS"]
 
@@ -95,7 +96,7 @@ class PreparedTransaction:
         seen = set()
         for (_, obj, _), wire in zip(items, self._wire):
             body = next(iter(wire.values()))
-            identity = (body["TableName"], repr(sorted(body["Key"].items())))
+            identity = (body["TableName"], key_identity(body["Key"]))
             if identity in seen:
                 raise InvalidTransaction(f"{obj!r} appears twice in one transaction; DynamoDB allows one "
                                          "operation per item")

@@ -1,7 +1,7 @@
 """Small helpers shared by several layers."""
 from __future__ import annotations
 
-import random
+import time
 from typing import Any, Iterable, Iterator
 
 
@@ -49,20 +49,30 @@ def walk_subclasses(root: type) -> Iterator[type]:
         stack.extend(reversed(cls.__subclasses__()))
 
 
-def backoff_delays(base: float, cap: float, attempts: int, rng: random.Random | None = None) -> Iterator[float]:
-    """'Full jitter' exponential backoff: spreads retries of many clients so they don't retry in lockstep."""
-    rand = rng or random
-    for attempt in range(attempts):
-        yield rand.uniform(0, min(cap, base * (2 ** attempt)))
+def key_identity(key: dict) -> tuple:
+    """Hashable identity of a wire key, for matching read items back to what was asked for.
+
+    Names with their (tag, value), so keys whose hash and range values are swapped differ (bloop bug
+    B10). Numbers compare as text: bloop sends DynamoDB's canonical text (types.canonical_number),
+    which is what DynamoDB answers with. This runs twice per loaded object, so it stays lean.
+    """
+    parts = [(name, tag, inner) for name, value in key.items() for tag, inner in value.items()]
+    if len(parts) > 1:
+        parts.sort()
+    return tuple(parts)
 
 
-def ordered(obj: Any) -> Any:
-    """Sort nested dicts/lists so two renderings of the same request compare equal in tests."""
-    if isinstance(obj, dict):
-        return sorted((k, ordered(v)) for k, v in obj.items())
-    if isinstance(obj, list):
-        return sorted(ordered(x) for x in obj)
-    return obj
+def backoff(timeout: float, first: float, cap: float) -> Iterator[float]:
+    """Waits doubling from ``first`` to ``cap``, for as long as the next one ends before ``timeout``.
+
+    The caller checks, then sleeps for ``next(delays, None)``, and gives up on None: polling that
+    never busy-loops and never outlives its deadline.
+    """
+    deadline = time.monotonic() + timeout
+    delay = first
+    while time.monotonic() + delay <= deadline:
+        yield delay
+        delay = min(delay * 2, cap)
 
 
 def chunked(items: list, size: int) -> Iterator[list]:

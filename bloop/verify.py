@@ -12,12 +12,12 @@ A failed verification never undoes or repeats the write.
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from .exceptions import InvalidVerification, VerificationFailed, VerificationTimeout
 from .models import GlobalSecondaryIndex
+from .util import backoff, key_identity
 
 __all__ = ["LEVELS", "Expectation", "check_level", "verify_writes"]
 
@@ -46,36 +46,16 @@ class Expectation:
 
     @property
     def identity(self) -> tuple:
-        return self.table_name, tuple(sorted((k, repr(v)) for k, v in self.key.items()))
+        return self.table_name, key_identity(self.key)
 
 
 def _describe(obj: Any) -> str:
     return repr(obj)
 
 
-def read_back(engine: Any, expectations: list[Expectation]) -> dict[tuple, dict | None]:
-    """Consistent reads of every expected item, batched 100 keys per BatchGetItem."""
-    request: dict[str, dict] = {}
-    seen = set()
-    for expectation in expectations:
-        if expectation.identity in seen:
-            continue
-        seen.add(expectation.identity)
-        request.setdefault(expectation.table_name, {"Keys": [], "ConsistentRead": True})["Keys"].append(
-            expectation.key)
-    found: dict[tuple, dict | None] = {identity: None for identity in seen}
-    if not request:
-        return found
-    loaded = engine.session.load_items(request)
-    by_table: dict[str, list[Expectation]] = {}
-    for expectation in expectations:
-        by_table.setdefault(expectation.table_name, []).append(expectation)
-    for table_name, items in loaded.items():
-        for item in items:
-            for expectation in by_table[table_name]:
-                if all(item.get(k) == v for k, v in expectation.key.items()):
-                    found[expectation.identity] = item
-    return found
+def read_back(engine: Any, expectations: list[Expectation]) -> dict[tuple, dict]:
+    """Consistent reads of every expected item (100 keys per BatchGetItem), by identity; absent: missing."""
+    return engine.session.get_items(((e.table_name, e.key) for e in expectations), consistent=True)
 
 
 def _item_problem(expectation: Expectation, item: dict | None) -> str | None:
@@ -168,14 +148,14 @@ def _run_check(engine: Any, check: IndexCheck) -> bool:
 
 
 def verify_writes(engine: Any, expectations: list[Expectation], level: str | None,
-                  deadline: float = DEFAULT_DEADLINE) -> dict[tuple, dict | None]:
+                  deadline: float = DEFAULT_DEADLINE) -> dict[tuple, dict]:
     """Check the writes; returns the read-back items by identity (used to fill ``sync="new"``)."""
     if level is None or not expectations:
         return {}
     items = read_back(engine, expectations)
     failures = []
     for expectation in expectations:
-        problem = _item_problem(expectation, items[expectation.identity])
+        problem = _item_problem(expectation, items.get(expectation.identity))
         if problem:
             failures.append(f"{_describe(expectation.obj)}: {problem}")
     if failures:
@@ -183,23 +163,22 @@ def verify_writes(engine: Any, expectations: list[Expectation], level: str | Non
             f"{len(failures)} write(s) were not visible in a consistent read (another writer?): "
             + "; ".join(failures[:10]), failures=failures)
     if level == "indexes":
-        pending = [c for e in expectations for c in _index_checks(e, items[e.identity])
+        pending = [c for e in expectations for c in _index_checks(e, items.get(e.identity))
                    if isinstance(c.index, GlobalSecondaryIndex)]
         _poll(engine, pending, deadline)
     return items
 
 
 def _poll(engine: Any, pending: list[IndexCheck], deadline: float) -> None:
-    give_up_at = time.monotonic() + deadline
-    delay = 0.02
+    delays = backoff(deadline, first=0.02, cap=1.0)
     while pending:
         pending = [check for check in pending if not _run_check(engine, check)]
         if not pending:
             return
-        if time.monotonic() + delay > give_up_at:
+        delay = next(delays, None)
+        if delay is None:
             failures = [check.describe() for check in pending]
             raise VerificationTimeout(
                 f"{len(failures)} index entr(y/ies) not realized after {deadline}s: " + "; ".join(failures[:10]),
                 failures=failures)
         engine.session.retry.sleep(delay)
-        delay = min(delay * 2, 1.0)

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import base64
 import datetime
-import decimal
 import hashlib
 import json
 import logging
@@ -47,7 +46,7 @@ from ..exceptions import BloopException, InvalidModel, UnknownType
 from ..hooks import EngineHook, Write
 from ..models import dump_key, marked, unpack_from_dynamodb
 from ..types import Binary, List, Map, Set, String, Type
-from ..util import MAX_ITEM_SIZE, Sentinel, chunked
+from ..util import MAX_ITEM_SIZE, Sentinel, chunked, key_identity
 
 __all__ = [
     "S3Blob", "S3Pointer", "S3Hook", "collect_garbage", "GarbageReport", "s3_columns", "validate_model",
@@ -380,18 +379,6 @@ def _key_json(key_wire: dict) -> str:
 def _key_from_metadata(text: str) -> dict:
     plain = json.loads(base64.urlsafe_b64decode(text.encode("ascii")))
     return {name: {tag: base64.b64decode(inner) if tag == "B" else inner} for name, (tag, inner) in plain.items()}
-
-
-def _key_identity(key_wire: dict) -> tuple:
-    parts = []
-    for name, value in key_wire.items():
-        ((tag, inner),) = value.items()
-        if tag == "N":
-            inner = str(decimal.Decimal(inner).normalize())
-        elif tag == "B":
-            inner = bytes(inner)
-        parts.append((name, tag, inner))
-    return tuple(sorted(parts))
 
 
 def _metadata(key_wire: dict, attribute: str, sha256: str) -> dict:
@@ -756,24 +743,19 @@ def _remove_unreferenced(engine: Any, failed: list[tuple[Write, _Plan]]) -> None
     referenced: set[tuple[str, str]] = set()
     attempted = [(write, plan) for write, plan in failed if plan.sent]
     if attempted:
-        request: dict[str, dict] = {}
-        for _, plan in attempted:
-            keys = request.setdefault(plan.table_name, {"Keys": [], "ConsistentRead": True})["Keys"]
-            if plan.key_wire not in keys:
-                keys.append(plan.key_wire)
         try:
-            loaded = engine.session.load_items(request)
+            loaded = engine.session.get_items(((plan.table_name, plan.key_wire) for _, plan in attempted),
+                                              consistent=True)
         except Exception as error:
             logger.warning("a write failed and its S3 objects were kept: could not read the items (%r); "
                            "collect_garbage removes them once no item references them", error)
             return
         names = {column.dynamo_name for write, _ in attempted for column in s3_columns(type(write.obj))}
-        for items in loaded.values():
-            for item in items:
-                for name in names:
-                    pointer = S3Pointer.from_wire(item.get(name), strict=False)
-                    if pointer is not None:
-                        referenced.add((pointer.bucket, pointer.key))
+        for item in loaded.values():
+            for name in names:
+                pointer = S3Pointer.from_wire(item.get(name), strict=False)
+                if pointer is not None:
+                    referenced.add((pointer.bucket, pointer.key))
     orphans = [pair for _, plan in failed for pair in plan.created if pair not in referenced]
     if orphans:
         _delete_grouped(engine, orphans, "of a failed write")
@@ -863,18 +845,13 @@ def _fetch(engine: Any, pending: list) -> tuple[list, list]:
 
 def _refill(engine: Any, objs: list[Any], missing: list) -> tuple[list, list]:
     """Fill ``objs`` again from consistent reads; returns (what to fetch now, missing that can't be helped)."""
-    request: dict[str, dict] = {}
-    identities = []
+    identities, keys = [], []
     for obj in objs:
         table_name = engine._binding(type(obj)).table_name
         key = dump_key(obj, {"engine": engine})
-        identities.append((table_name, _key_identity(key)))
-        request.setdefault(table_name, {"Keys": [], "ConsistentRead": True})["Keys"].append(key)
-    found: dict[tuple, dict] = {}
-    for table_name, items in engine.session.load_items(request).items():
-        key_names = list(request[table_name]["Keys"][0])
-        for item in items:
-            found[(table_name, _key_identity({n: item[n] for n in key_names if n in item}))] = item
+        identities.append((table_name, key_identity(key)))
+        keys.append((table_name, key))
+    found = engine.session.get_items(keys, consistent=True)
     gone = []
     refilled = []
     for obj, identity in zip(objs, identities):
@@ -985,7 +962,7 @@ def collect_garbage(engine: Any, *models: Any, min_age: datetime.timedelta | flo
     items = _read_items(engine, owners)
     garbage = []
     for bucket, key, table_name, item_key, attribute in owners:
-        item = items.get((table_name, _key_identity(item_key)))
+        item = items.get((table_name, key_identity(item_key)))
         pointer = S3Pointer.from_wire(item.get(attribute), strict=False) if item is not None else None
         if pointer is not None and (pointer.bucket, pointer.key) == (bucket, key):
             report.referenced += 1
@@ -1029,25 +1006,12 @@ def _head_metadata(s3: Any, bucket: str, key: str) -> dict | None:
 
 def _read_items(engine: Any, owners: list) -> dict[tuple, dict]:
     """Consistent reads of the items named by ``owners``, projected on their keys and the attributes."""
-    request: dict[str, dict] = {}
-    seen: set[tuple] = set()
     attributes: dict[str, set] = {}
     for _, _, table_name, item_key, attribute in owners:
         attributes.setdefault(table_name, set()).update([attribute, *item_key])
-        identity = (table_name, _key_identity(item_key))
-        if identity not in seen:
-            seen.add(identity)
-            request.setdefault(table_name, {"Keys": [], "ConsistentRead": True})["Keys"].append(item_key)
-    for table_name, spec in request.items():
-        names = {f"#a{i}": name for i, name in enumerate(sorted(attributes[table_name]))}
-        spec["ProjectionExpression"] = ", ".join(names)
-        spec["ExpressionAttributeNames"] = names
-    found: dict[tuple, dict] = {}
-    if not request:
-        return found
-    key_names = {table_name: [name for name in spec["Keys"][0]] for table_name, spec in request.items()}
-    for table_name, items in engine.session.load_items(request).items():
-        for item in items:
-            key = {name: item[name] for name in key_names[table_name] if name in item}
-            found[(table_name, _key_identity(key))] = item
-    return found
+    options = {}
+    for table_name, names in attributes.items():
+        refs = {f"#a{i}": name for i, name in enumerate(sorted(names))}
+        options[table_name] = {"ProjectionExpression": ", ".join(refs), "ExpressionAttributeNames": refs}
+    return engine.session.get_items(((table_name, item_key) for _, _, table_name, item_key, _ in owners),
+                                    consistent=True, options=options)
