@@ -65,6 +65,8 @@ class Stream:
         # default to the engine's pool size: botocore keeps 10 connections per client unless told otherwise
         self.max_workers = max_workers or engine.max_workers
         self._events = EventBuilder(model, engine)
+        # hooks (e.g. S3-backed columns) are known once the model is bound: skip the per-event call without
+        self._finish_images = bool(engine._hooks.get(model))
         self._coordinator = self._new_coordinator()
         self._newest_delivered: datetime | None = None
         self._caught_up = False
@@ -147,7 +149,8 @@ class Stream:
         try:
             event = self._events.build(record)
             # hooks finish the images (e.g. fetch S3-backed values); from this thread, as hooks use the pool
-            self.engine._after_load([image for image in (event["old"], event["new"]) if image is not None])
+            if self._finish_images:
+                self.engine._after_load([image for image in (event["old"], event["new"]) if image is not None])
         except Exception as error:
             sequence_number = record["dynamodb"]["SequenceNumber"]
             raise RecordDecodeError(
