@@ -74,7 +74,8 @@ def main(argv: list[str]) -> int:
         checks.extend(module_checks)
         print(f"   ({time.perf_counter() - module_started:.1f} s)")
     print()
-    print(f"bloop / raw boto3, best of the repeats per side ({time.perf_counter() - started:.1f} s in all)")
+    elapsed = time.perf_counter() - started
+    print(f"bloop / raw boto3: the minimum and the median of each side's runs, as ratios ({elapsed:.1f} s in all)")
     print_table(rows)
     if checks:
         print(f"\n{'other checks':<64} {'value':>10}  {'target':<10} verdict")
