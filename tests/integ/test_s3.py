@@ -529,7 +529,7 @@ def test_stream_images_are_fetched_by_the_stream(make_engine):
 
 # --------------------------------------------------------------------------------------------- collector
 def _orphan(engine, key_value, content=b"orphan", model=Doc, column="body"):
-    from bloop.ext.s3 import _metadata
+    from bloop.ext.s3.planner import object_metadata as _metadata
 
     table = engine._binding(model).table_name
     key = f"{table}/orphans/{key_value}"
