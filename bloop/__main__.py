@@ -1,4 +1,4 @@
-"""Command line: ``python -m bloop <command>``.
+"""Command line: ``bloop <command>`` (the console script) or ``python -m bloop <command>``.
 
 ``local`` runs the embedded AWS (moto) in the foreground so other processes can use it through
 ``AWS_ENDPOINT_URL``; ``worker`` runs a stream handler over a model's stream (:mod:`bloop.worker`).
@@ -93,13 +93,21 @@ def _run_worker(args: argparse.Namespace) -> int:
 _COMMANDS = (_add_local, _add_worker)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m bloop", description="bloop command line tools")
+def build_parser(prog: Optional[str] = None) -> argparse.ArgumentParser:
+    from bloop import __version__
+
+    parser = argparse.ArgumentParser(prog=prog or _prog(), description="bloop command line tools")
+    parser.add_argument("--version", action="version", version=f"bloop {__version__} (bloop-dynamodb)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
     for add in _COMMANDS:
         add(subparsers)
     return parser
+
+
+def _prog() -> str:
+    # argparse would call ``python -m bloop`` "__main__.py"; the console script is plain "bloop".
+    return "python -m bloop" if os.path.basename(sys.argv[0]) == "__main__.py" else "bloop"
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -2,11 +2,13 @@
 
 Everything talks to it over real HTTP, so the code under test goes through the same botocore
 request/response path it uses against AWS, and nothing leaks in from the user's AWS config or env.
-moto is optional (``pip install "bloop[local]"``) and only imported by :meth:`LocalAWS.start`.
+moto is optional (the ``local`` extra: ``pip install "bloop-dynamodb[local]"``, or ``pip install ".[local]"`` in a
+checkout) and only imported by :meth:`LocalAWS.start`.
 """
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import socket
@@ -24,7 +26,12 @@ __all__ = ["LocalAWS", "LocalAWSError", "MotoNotInstalled", "start_local", "DUMM
 #: Credentials moto accepts (any non-empty pair works); moto maps them to account 123456789012.
 DUMMY_CREDENTIALS = ("testing", "testing")
 
-_INSTALL_HINT = "bloop's embedded AWS needs moto's server: pip install \"bloop[local]\""
+# Name moto itself: it works however bloop was installed (checkout, wheel, or PyPI's bloop-dynamodb).
+# Never "bloop[local]": PyPI's "bloop" is another project.
+_INSTALL_HINT = (
+    "bloop's embedded AWS needs moto's server: pip install \"moto[server]>=5.2,<6\" "
+    "(or install bloop with its local extra: pip install \"bloop-dynamodb[local]\")"
+)
 
 
 class LocalAWSError(RuntimeError):
@@ -93,7 +100,6 @@ class LocalAWS:
         self._verbose = verbose
         self._startup_timeout = startup_timeout
         self._server: Any = None
-        self._thread: Optional[threading.Thread] = None
         self._stopper: Any = None
         self._port: Optional[int] = None
         self._clients: dict[str, Any] = {}
@@ -108,16 +114,10 @@ class LocalAWS:
             if self.running:
                 return self
             try:
-                import moto  # noqa: F401
+                from moto.server import ThreadedMotoServer
             except ImportError as exc:
-                raise MotoNotInstalled(_INSTALL_HINT) from exc
-            try:
-                self._start_werkzeug()
-            except ImportError as exc:
-                if isinstance(exc, ModuleNotFoundError) and not (exc.name or "").startswith("moto"):
-                    raise MotoNotInstalled(_INSTALL_HINT) from exc  # moto without [server]: no flask/werkzeug
-                # moto moved the server internals used above: fall back to its public threaded server.
-                self._start_threaded_moto_server()
+                raise MotoNotInstalled(_INSTALL_HINT) from exc  # no moto, or moto without [server]
+            self._start_server(ThreadedMotoServer)
             try:
                 self._wait_until_ready()
             except BaseException:
@@ -125,63 +125,29 @@ class LocalAWS:
                 raise
             return self
 
-    def _start_werkzeug(self) -> None:
-        """Bind in the calling thread so a busy port raises here and port 0 reports the real port."""
-        from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-        from werkzeug.serving import make_server
+    def _start_server(self, server_class: Any) -> None:
+        """Start moto's public ``ThreadedMotoServer`` and learn its port (the OS's pick for port 0).
 
-        verbose = self._verbose
-
-        class _Handler(MotoRequestHandler):  # type: ignore[misc, valid-type]
-            def log_request(self, *args: Any, **kwargs: Any) -> None:
-                if verbose:
-                    super().log_request(*args, **kwargs)
-
-        # Bind here rather than in werkzeug: on a busy port werkzeug prints to stderr and calls sys.exit(1).
-        family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
-        try:
-            listener = socket.create_server((self._host.strip("[]"), self._requested_port), family=family)
-        except OSError as exc:
-            raise LocalAWSError(f"cannot bind {self._host}:{self._requested_port}: {exc}") from exc
-        try:
-            app = DomainDispatcherApplication(create_backend_app)
-            server = make_server(
-                self._host,
-                self._requested_port,
-                app,
-                threaded=True,
-                request_handler=_Handler,
-                fd=listener.fileno(),
-            )
-        finally:
-            listener.close()  # werkzeug works on a dup of the descriptor
-        self._server = server
-        self._port = int(server.server_address[1])
-        self._stopper = server.shutdown
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="bloop-local-aws", daemon=True
-        )
-        self._thread.start()
-
-    def _start_threaded_moto_server(self) -> None:
-        """Fallback for moto versions without the internals used above.
-
-        Its ``start()`` waits forever when the bind fails (werkzeug's sys.exit(1) only ends the server
-        thread), so run it on a helper thread with a deadline.
+        A bind failure inside it ends only its server thread and leaves its ``start()`` waiting forever,
+        so a busy port is checked here first, and ``start()`` runs on a helper thread with a deadline.
         """
-        from moto.server import ThreadedMotoServer
-
-        if not self._verbose:
-            # No handler hook here: silence werkzeug's per-request INFO lines for the whole process instead.
-            werkzeug_logger = logging.getLogger("werkzeug")
-            if werkzeug_logger.level == logging.NOTSET:
-                werkzeug_logger.setLevel(logging.WARNING)
-        server = ThreadedMotoServer(ip_address=self._host, port=self._requested_port, verbose=False)
-        starter = threading.Thread(target=server.start, daemon=True)
+        if self._requested_port:
+            family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
+            try:
+                socket.create_server((self._host.strip("[]"), self._requested_port), family=family).close()
+            except OSError as exc:
+                raise LocalAWSError(f"cannot bind {self._host}:{self._requested_port}: {exc}") from exc
+        # Its request handler logs each request at INFO on werkzeug's logger (which werkzeug sets to INFO,
+        # with a stderr handler, when left unset): quiet it unless asked, without overriding a user's level.
+        werkzeug_logger = logging.getLogger("werkzeug")
+        if werkzeug_logger.level == logging.NOTSET or self._verbose:
+            werkzeug_logger.setLevel(logging.INFO if self._verbose else logging.WARNING)
+        server = server_class(ip_address=self._host.strip("[]"), port=self._requested_port, verbose=False)
+        starter = threading.Thread(target=server.start, name="bloop-local-aws-start", daemon=True)
         starter.start()
         starter.join(self._startup_timeout)
         if starter.is_alive():
-            raise LocalAWSError(f"moto's server did not bind {self._host}:{self._requested_port}")
+            raise LocalAWSError(f"cannot bind {self._host}:{self._requested_port}: moto's server did not start")
         self._server = server
         self._port = int(server.get_host_and_port()[1])
         self._stopper = server.stop
@@ -209,16 +175,15 @@ class LocalAWS:
                     close()
             self._clients.clear()
             self._session = None
-            stopper, server, thread = self._stopper, self._server, self._thread
-            self._stopper = self._server = self._thread = None
+            stopper = self._stopper
+            self._stopper = self._server = None
             self._port = None
             if stopper is not None:
-                stopper()
-            server_close = getattr(server, "server_close", None)
-            if server_close is not None:
-                server_close()
-            if thread is not None:
-                thread.join(timeout=5)
+                stopper()  # shuts the server down and joins its thread
+                # ThreadedMotoServer.stop() leaves the listening socket open; it closes when the last
+                # reference to the server goes, which the line above and this collection ensure.
+                del stopper
+                gc.collect()
 
     def __enter__(self) -> LocalAWS:
         return self.start()

@@ -4,8 +4,9 @@ pytest loads this module for every project that has bloop installed, so it must 
 moto and boto3 are only imported when a fixture below is first used. Projects can override any fixture
 by defining one with the same name in their own conftest.py.
 
-One server serves the whole session; each ``engine`` gets its own table-name prefix instead of a
-reset between tests, so tests stay isolated without paying for table teardown.
+One server serves the whole session; each ``bloop_engine`` gets its own table-name prefix instead of a
+reset between tests, so tests stay isolated without paying for table teardown. Every fixture has a
+``bloop_`` name; ``engine``, ``engine_factory``, ``dynamodb``, ``dynamodbstreams`` and ``s3`` are aliases.
 """
 
 from __future__ import annotations
@@ -21,7 +22,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from bloop.engine import Engine
     from bloop.local import LocalAWS
 
-__all__ = ["bloop_local", "dynamodb", "dynamodbstreams", "s3", "engine", "engine_factory", "unique_prefix"]
+__all__ = [
+    "bloop_local", "bloop_dynamodb", "bloop_dynamodbstreams", "bloop_s3", "bloop_engine", "bloop_engine_factory",
+    "dynamodb", "dynamodbstreams", "s3", "engine", "engine_factory", "unique_prefix",
+]
 
 _counter = itertools.count(1)
 _counter_lock = threading.Lock()
@@ -49,25 +53,25 @@ def bloop_local() -> Iterator[LocalAWS]:
 
 
 @pytest.fixture(scope="session")
-def dynamodb(bloop_local: LocalAWS) -> Any:
+def bloop_dynamodb(bloop_local: LocalAWS) -> Any:
     """boto3 DynamoDB client bound to the embedded AWS."""
     return bloop_local.dynamodb
 
 
 @pytest.fixture(scope="session")
-def dynamodbstreams(bloop_local: LocalAWS) -> Any:
+def bloop_dynamodbstreams(bloop_local: LocalAWS) -> Any:
     """boto3 DynamoDB Streams client bound to the embedded AWS."""
     return bloop_local.dynamodbstreams
 
 
 @pytest.fixture(scope="session")
-def s3(bloop_local: LocalAWS) -> Any:
+def bloop_s3(bloop_local: LocalAWS) -> Any:
     """boto3 S3 client bound to the embedded AWS."""
     return bloop_local.s3
 
 
 @pytest.fixture
-def engine_factory(bloop_local: LocalAWS) -> Callable[..., Engine]:
+def bloop_engine_factory(bloop_local: LocalAWS) -> Callable[..., Engine]:
     """Make more engines for one test; each call gets a fresh ``table_name_template`` unless given one."""
 
     def make(**kwargs: Any) -> Engine:
@@ -78,6 +82,40 @@ def engine_factory(bloop_local: LocalAWS) -> Callable[..., Engine]:
 
 
 @pytest.fixture
-def engine(engine_factory: Callable[..., Engine]) -> Engine:
+def bloop_engine(bloop_engine_factory: Callable[..., Engine]) -> Engine:
     """A bloop Engine on the embedded AWS whose tables no other test sees."""
-    return engine_factory()
+    return bloop_engine_factory()
+
+
+# The short names bloop's own suite started with. They are aliases of the bloop_ fixtures above; a
+# project whose conftest.py defines a fixture of the same name replaces the alias and nothing else.
+
+
+@pytest.fixture(scope="session")
+def dynamodb(bloop_dynamodb: Any) -> Any:
+    """Alias of ``bloop_dynamodb``."""
+    return bloop_dynamodb
+
+
+@pytest.fixture(scope="session")
+def dynamodbstreams(bloop_dynamodbstreams: Any) -> Any:
+    """Alias of ``bloop_dynamodbstreams``."""
+    return bloop_dynamodbstreams
+
+
+@pytest.fixture(scope="session")
+def s3(bloop_s3: Any) -> Any:
+    """Alias of ``bloop_s3``."""
+    return bloop_s3
+
+
+@pytest.fixture
+def engine_factory(bloop_engine_factory: Callable[..., Engine]) -> Callable[..., Engine]:
+    """Alias of ``bloop_engine_factory``."""
+    return bloop_engine_factory
+
+
+@pytest.fixture
+def engine(bloop_engine: Engine) -> Engine:
+    """Alias of ``bloop_engine``."""
+    return bloop_engine

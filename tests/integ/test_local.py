@@ -288,3 +288,13 @@ def test_engine_fixture(request):
     pytest.importorskip("bloop.engine")
     engine = request.getfixturevalue("engine")
     assert engine is not request.getfixturevalue("engine_factory")()
+
+
+def test_fixtures_have_bloop_names_and_short_aliases(request, bloop_dynamodb, bloop_dynamodbstreams, bloop_s3):
+    assert request.getfixturevalue("dynamodb") is bloop_dynamodb
+    assert request.getfixturevalue("dynamodbstreams") is bloop_dynamodbstreams
+    assert request.getfixturevalue("s3") is bloop_s3
+    assert request.getfixturevalue("engine") is request.getfixturevalue("bloop_engine")
+    assert request.getfixturevalue("engine_factory") is request.getfixturevalue("bloop_engine_factory")
+    assert bloop_dynamodb.meta.service_model.service_name == "dynamodb"
+    assert bloop_dynamodbstreams.meta.service_model.service_name == "dynamodbstreams"
