@@ -507,6 +507,17 @@ class Engine:
 
     def query(self, model_or_index: Any, key: Condition, filter: Condition | None = None,
               projection: Any = "all", consistent: bool = False, forward: bool = True) -> QueryIterator:
+        """A lazy iterator over the items of a model or index whose key matches ``key``.
+
+        ``key`` must test the hash key with ``==``, optionally AND-ed with one condition on the range
+        key (``==``, ``<``, ``<=``, ``>``, ``>=``, ``between``, ``begins_with``); ``filter`` drops
+        items server-side after they are read (they still count towards consumed capacity).
+        ``projection`` is ``"all"``, ``"count"`` or columns (names or Column objects; the key
+        columns always come back too); ``consistent`` asks for a strongly consistent read (not on
+        a GSI); ``forward=False`` reverses the range key order. Nothing is sent until the iterator
+        is used: iterate it, or call ``first()``, ``one()``, ``all()`` or ``count``. Bad arguments
+        raise :exc:`~bloop.exceptions.InvalidSearch` here, before any request.
+        """
         model = getattr(model_or_index, "model", None) or model_or_index
         self._binding(model)
         search = Search("query", self, model_or_index, key=key, filter=filter, projection=projection,
@@ -515,6 +526,13 @@ class Engine:
 
     def scan(self, model_or_index: Any, filter: Condition | None = None, projection: Any = "all",
              consistent: bool = False, parallel: tuple[int, int] | None = None) -> ScanIterator:
+        """A lazy iterator over every item of a model's table or index, optionally filtered.
+
+        ``filter`` is applied server-side after items are read (a scan reads, and pays for, the
+        whole table). ``parallel=(segment, total_segments)`` reads one segment of a parallel scan,
+        so ``total_segments`` workers can share the table. ``projection`` and ``consistent`` are as
+        for :meth:`query`. Nothing is sent until the iterator is used.
+        """
         model = getattr(model_or_index, "model", None) or model_or_index
         self._binding(model)
         search = Search("scan", self, model_or_index, filter=filter, projection=projection,
@@ -522,6 +540,13 @@ class Engine:
         return search.prepare()  # type: ignore[return-value]
 
     def transaction(self, mode: str = "w") -> WriteTransaction | ReadTransaction:
+        """A new transaction: ``"w"`` (the default) for writes, ``"r"`` for consistent reads.
+
+        Used as a context manager it commits when the block ends without an exception; otherwise
+        call ``prepare()`` and then ``commit()`` on the result (a prepared write transaction can be
+        committed again, with the same token, for about ten minutes). Up to 100 items; every object
+        is validated before anything is sent. See :doc:`/engine`.
+        """
         if mode == "w":
             return WriteTransaction(self)
         if mode == "r":

@@ -29,11 +29,22 @@ class TransactionTokenExpired(BloopException):
 
 
 class MissingObjects(BloopException):
-    """Some objects were not found; ``objects`` holds them."""
+    """Some objects were not found; ``objects`` holds them, and the message names their keys."""
 
     def __init__(self, message: str = "Failed to load some objects.", objects: Iterable | None = None) -> None:
-        super().__init__(message)
         self.objects = list(objects or [])
+        if self.objects:
+            # Keys only: the message ends up in logs, and the other columns may hold anything.
+            message = f"{message}: {', '.join(_describe_key(obj) for obj in self.objects)}"
+        super().__init__(message)
+
+
+def _describe_key(obj: Any) -> str:
+    """``User(id='u1')``: the model and its key columns' values, never the other columns."""
+    meta = getattr(type(obj), "Meta", None)
+    keys = [c for c in (getattr(meta, "hash_key", None), getattr(meta, "range_key", None)) if c is not None]
+    values = ", ".join(f"{c.name}={getattr(obj, c.name, None)!r}" for c in keys)
+    return f"{type(obj).__name__}({values})"
 
 
 class TableMismatch(BloopException):

@@ -10,7 +10,7 @@ TOP_LEVEL = [
     "Binary", "Boolean", "DateTime", "DynamicList", "DynamicMap", "Integer", "List", "Map", "Number", "Set",
     "String", "Timestamp", "UUID",
     "BloopException", "ConstraintViolation", "MissingObjects", "RecordsExpired", "ShardIteratorExpired",
-    "TableMismatch", "TransactionCanceled",
+    "TableMismatch", "TransactionCanceled", "TransactionTokenExpired",
     "before_create_table", "model_bound", "model_created", "model_validated", "object_deleted", "object_loaded",
     "object_modified", "object_saved",
     "Condition", "QueryIterator", "ScanIterator", "Stream", "ReadTransaction", "WriteTransaction", "missing",
@@ -58,3 +58,15 @@ def test_engine_compute_table_name():
 
     assert engine._compute_table_name(Thing) == "prod-Thing"
     assert Thing.Meta.table_name == "Thing"
+
+
+def test_missing_objects_names_the_keys_only():
+    class Song(bloop.BaseModel):
+        artist = bloop.Column(bloop.String, hash_key=True)
+        title = bloop.Column(bloop.String, range_key=True)
+        lyrics = bloop.Column(bloop.String)
+
+    error = bloop.MissingObjects("2 object(s) were not found",
+                                 objects=[Song(artist="a", title="t1", lyrics="secret"), Song(artist="b", title="t2")])
+    assert str(error) == "2 object(s) were not found: Song(artist='a', title='t1'), Song(artist='b', title='t2')"
+    assert len(error.objects) == 2
