@@ -34,10 +34,16 @@ def drain(stream) -> list[dict]:
     return events
 
 
+def key_only_insert(event: dict) -> bool:
+    """moto's extra INSERT before a new item's real one: its image holds only the key (DynamoDB has none)."""
+    return event["meta"]["event"]["type"] == "insert" and event["new"] is not None and not event["new"].email
+
+
 def describe(event: dict) -> str:
     image = event["new"] or event["old"]
+    note = "  <- moto's extra key-only INSERT (DynamoDB doesn't send it)" if key_only_insert(event) else ""
     return (f"  {event['meta']['event']['type']:<6} {event['key'].id:<6} "
-            f"plan={getattr(image, 'plan', None)!s:<5} seq={event['meta']['sequence_number']}")
+            f"plan={getattr(image, 'plan', None)!s:<5} seq={event['meta']['sequence_number']}{note}")
 
 
 def main(token_path: pathlib.Path) -> None:
@@ -56,13 +62,17 @@ def main(token_path: pathlib.Path) -> None:
         print(f"scan plan == 'pro' -> {pros}")
 
         # On moto each new item shows up twice: a key-only INSERT, then the INSERT with its values (a moto
-        # quirk for UpdateItem on a new item; real DynamoDB sends one INSERT). The three saves ran
-        # concurrently, so their order in the stream may vary.
+        # quirk for UpdateItem on a new item; real DynamoDB sends one INSERT); the output marks them. The
+        # three saves ran concurrently, so their order in the stream may vary.
         stream = engine.stream(Account, "trim_horizon")
         first = drain(stream)
         print(f"first run: {len(first)} events")
         for event in first:
             print(describe(event))
+        extra = sum(map(key_only_insert, first))
+        if extra:
+            print(f"  ({extra} of these are key-only INSERTs with blank columns: moto, the embedded AWS, writes "
+                  "one before each new item's real INSERT; DynamoDB writes only the second)")
         token_path.write_text(json.dumps(stream.token))
         print(f"saved the stream token to {token_path}")
 

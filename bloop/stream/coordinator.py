@@ -14,6 +14,7 @@ before raising any worker's error, so a failure on one shard never loses what an
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import Any, Callable, Iterable
 
 from ..exceptions import InvalidStream, RetryLimitExceeded, StreamNotFound
@@ -28,7 +29,8 @@ __all__ = ["Coordinator"]
 
 logger = logging.getLogger("bloop.stream")
 
-#: seconds between polls of a shard that is read up to its head (Lambda polls 4 times a second)
+#: seconds between polls of a shard that is read up to its head (Lambda polls 4 times a second); ``next``
+#: waits out at most this much to poll a shard it would otherwise skip
 HEAD_INTERVAL = 0.25
 #: records the buffer may hold after one round; each round's GetRecords Limit is sized to stay under it
 MAX_BUFFERED = 10_000
@@ -43,6 +45,8 @@ MAX_CHILD_LOOKUP_DELAY = 30.0
 DISABLED_LOOKUPS = 3
 #: seconds between full listings that look for lineages the frontier lost track of (KCL syncs every 60 s)
 RECONCILE_EVERY = 60.0
+#: listing (DescribeStream) failing for this long in a row is reported; shorter storms are only logged
+LISTING_FAILURE_BOUND = 300.0
 #: started shard ids are remembered this long (shards are listed for about 28 hours at most)
 REMEMBER_STARTED = 48 * 3600.0
 
@@ -67,6 +71,10 @@ class Coordinator:
         self._children_cache: dict[str, list[dict]] = {}
         #: when the last full listing was checked for lineages the frontier lost track of (None: never)
         self._reconciled_at: float | None = None
+        #: listing failures in a row (throttling past every retry), since when, and when to try again
+        self._listing_failures = 0
+        self._listing_failing_since: float | None = None
+        self._listing_retry_at = 0.0
         self.pool = TaskPool(max_workers)
 
     # ------------------------------------------------------------------------------------ positions
@@ -100,8 +108,7 @@ class Coordinator:
         self._add(shards)
 
     def _begin(self, shards: list[Shard], begin: Callable[[Shard, Any, str, Clock], None]) -> None:
-        for _, error in self._run([(lambda s=s: begin(s, self.session, self.stream_arn, self.clock))
-                                   for s in shards]):
+        for _, error in self._run([partial(begin, s, self.session, self.stream_arn, self.clock) for s in shards]):
             if error is not None:
                 raise error
 
@@ -161,27 +168,40 @@ class Coordinator:
         """Put back losses that were taken but not reported (a loss callback raised)."""
         self.losses[:0] = losses
 
-    def poll(self, *, ignore_pacing: bool = False) -> bool:
+    def poll(self, *, ignore_pacing: bool = False, wait: bool = False) -> bool:
         """One round: fetch every due shard, then look for the children of finished ones.
 
         Returns True when the round changed anything (records fetched or skipped, shards started or
-        finished), i.e. another round right away may find more.
+        finished), i.e. another round right away may find more. ``wait``: when every shard that could
+        be fetched is skipped only because it was polled at its head less than ``head_interval`` ago,
+        sleep until the first of them may be polled again (at most ``head_interval``) and poll it, so
+        a ``next`` right after a write sees it while a tight loop still polls a shard at most four
+        times a second.
         """
         self._forget_old_starts()
         now = self.clock.monotonic()
-        if self._reconciled_at is None or now - self._reconciled_at >= RECONCILE_EVERY:
-            self._reconcile()
-        due = [s for s in self.frontier.values()
-               if not s.exhausted and not s.gone and not self.buffer.holds(s.shard_id)
-               and (ignore_pacing or s.not_before <= now)]
+        throttled: list[BaseException] = []
+        if self._reconcile_due(now):
+            try:
+                self._reconcile()
+            except RetryLimitExceeded as failure:
+                # a DescribeStream storm must not stop the shards already known (F11)
+                self._listing_failed(failure, now, throttled)
+        due = self._due(now, ignore_pacing)
+        if not due and wait and not ignore_pacing:
+            paced = [s.paced_until for s in self.frontier.values()
+                     if self._fetchable(s) and s.not_before <= now and s.paced_until > now]
+            if paced:
+                self.clock.sleep(min(min(paced) - now, self.head_interval))
+                now = self.clock.monotonic()
+                due = self._due(now, ignore_pacing)
         due.sort(key=lambda s: s.last_polled)
         budget = max(1, self.max_buffered // MIN_PAGE)
         due = due[:budget]
         limit = max(MIN_PAGE, min(MAX_PAGE, self.max_buffered // max(1, len(due))))
         positions = {s.shard_id: (s.iterator_type, s.sequence_number) for s in due}
-        outcomes = self._run([(lambda s=s: s.fetch(self.session, self.stream_arn, self.clock, limit)) for s in due])
+        outcomes = self._run([partial(s.fetch, self.session, self.stream_arn, self.clock, limit) for s in due])
         changed = False
-        throttled: list[BaseException] = []
         errors: list[BaseException] = []
         now = self.clock.monotonic()
         for shard, (records, error) in zip(due, outcomes):
@@ -198,18 +218,52 @@ class Coordinator:
             shard.failures = 0
             if records:
                 self.buffer.extend(shard.shard_id, records)
-                shard.not_before = 0.0
+                shard.paced_until = 0.0
                 changed = True
             else:
-                shard.not_before = now + self.head_interval if shard.at_head else 0.0
+                shard.paced_until = now + self.head_interval if shard.at_head else 0.0
                 changed = changed or shard.exhausted or shard.gone or (
                     (shard.iterator_type, shard.sequence_number) != positions[shard.shard_id])
-        changed = self._discover() or changed
+        changed = self._discover(throttled) or changed
         if errors:
             raise errors[0]
         if throttled and not changed and not len(self.buffer):
             raise throttled[0]
         return changed
+
+    def _fetchable(self, shard: Shard) -> bool:
+        return not shard.exhausted and not shard.gone and not self.buffer.holds(shard.shard_id)
+
+    def _due(self, now: float, ignore_pacing: bool) -> list[Shard]:
+        return [s for s in self.frontier.values() if self._fetchable(s) and s.not_before <= now
+                and (ignore_pacing or s.paced_until <= now)]
+
+    # -------------------------------------------------------------------------------------- listing
+    def _reconcile_due(self, now: float) -> bool:
+        if now < self._listing_retry_at:
+            return False
+        return self._reconciled_at is None or now - self._reconciled_at >= RECONCILE_EVERY
+
+    def _listing_failed(self, error: RetryLimitExceeded, now: float, throttled: list[BaseException]) -> None:
+        """Listing ran out of retries: read the known shards meanwhile, try again with backoff, and
+        report it (from a round that found nothing else) only once it has failed for a while."""
+        self._listing_failures += 1
+        if self._listing_failing_since is None:
+            self._listing_failing_since = now
+        self._listing_retry_at = now + min(RECONCILE_EVERY, 2.0 ** self._listing_failures)
+        failing_for = now - self._listing_failing_since
+        logger.warning("listing the shards of %s failed %d times in a row (for %.0f s); known shards are still "
+                       "read: %s", self.stream_arn, self._listing_failures, failing_for, error)
+        if failing_for >= LISTING_FAILURE_BOUND:
+            throttled.append(RetryLimitExceeded(
+                f"listing the shards of {self.stream_arn} has failed for {failing_for:.0f} s "
+                f"({self._listing_failures} times in a row): {error}. Known shards are still read and the "
+                "position is kept; new shards are found once listing works again", operation="DescribeStream"))
+
+    def _listing_worked(self) -> None:
+        self._listing_failures = 0
+        self._listing_failing_since = None
+        self._listing_retry_at = 0.0
 
     # ---------------------------------------------------------------------------------- discovery
     def _finished(self) -> list[Shard]:
@@ -217,18 +271,32 @@ class Coordinator:
         return [s for s in self.frontier.values()
                 if (s.exhausted or s.gone) and not self.buffer.holds(s.shard_id) and s.not_before <= now]
 
-    def _discover(self) -> bool:
-        """Replace finished shards by their children, vanished ones by the survivors; False if no change."""
+    def _discover(self, throttled: list[BaseException]) -> bool:
+        """Replace finished shards by their children, vanished ones by the survivors; False if no change.
+
+        Listing throttled past every retry leaves the finished shards where they are, to be looked at
+        again after a backoff; the other shards keep being read meanwhile.
+        """
         finished = self._finished()
         gone = [s for s in finished if s.gone]
-        if gone:
-            self._replace_vanished(gone)
-        ended = [s for s in finished if not s.gone]
         now = self.clock.monotonic()
+        if gone:
+            try:
+                self._replace_vanished(gone)
+            except RetryLimitExceeded as failure:
+                self._listing_failed(failure, now, throttled)
+                for shard in gone:
+                    shard.not_before = self._listing_retry_at
+                gone = []
+        ended = [s for s in finished if not s.gone]
         for shard, (answer, error) in zip(ended, self._children_of(ended)):
             if error is not None:
                 if isinstance(error, InvalidStream):
                     raise self._stream_not_found(error)
+                if isinstance(error, RetryLimitExceeded):
+                    self._listing_failed(error, now, throttled)
+                    shard.not_before = self._listing_retry_at
+                    continue
                 raise error
             children, status = answer
             if children:
@@ -247,14 +315,23 @@ class Coordinator:
     def _replace_vanished(self, gone: list[Shard]) -> None:
         """Shards no longer readable: report what was unread, then resume at the oldest survivors (F5)."""
         self._check_stream_exists()
+        listing = self._list()  # before anything changes: a throttled listing leaves the shards in place
         for shard in gone:
             if not shard.exhausted:
                 self.losses.append(shard.lost_remainder("the shard was trimmed away before it was read to its end"))
             self.frontier.pop(shard.shard_id, None)
         skip = min((s.skip_before for s in gone if s.skip_before is not None), default=None)
-        self._reconcile(skip_before=skip)
+        self._reconcile(skip_before=skip, listing=listing)
 
-    def _reconcile(self, skip_before: float | None = None) -> None:
+    def _list(self) -> Listing:
+        try:
+            listing = list_shards(self.session, self.stream_arn)
+        except InvalidStream as error:
+            raise self._stream_not_found(error) from error
+        self._listing_worked()
+        return listing
+
+    def _reconcile(self, skip_before: float | None = None, listing: Listing | None = None) -> None:
         """Start every listed shard the frontier no longer leads to (what KCL's periodic shard sync does).
 
         A lineage is lost track of when a shard vanished before its children were found, for example
@@ -262,18 +339,17 @@ class Coordinator:
         listed, yet neither above nor below the frontier; they start at their oldest record, and their
         vanished parent is reported as a gap unless this process read it.
         """
-        try:
-            listing = list_shards(self.session, self.stream_arn)
-        except InvalidStream as error:
-            raise self._stream_not_found(error) from error
+        if listing is None:
+            listing = self._list()
         self._children_cache = listing.children_by_parent()
-        self._reconciled_at = self.clock.monotonic()
         survivors = [s for s in orphan_roots(listing, self.frontier) if s["ShardId"] not in self._started]
-        vanished = {s.get("ParentShardId") for s in survivors} - set(listing.parent_of) - set(self._started) - {None}
-        for parent in sorted(vanished):
-            self.losses.append(Loss(parent, None, None, "the shard vanished before its records were read"))
+        parents: set[str] = {s["ParentShardId"] for s in survivors if s.get("ParentShardId") is not None}
+        vanished = parents - set(listing.parent_of) - set(self._started)
         shards = [_listed(s, skip_before=skip_before) for s in survivors]
         self._begin(shards, Shard.begin_at_oldest)
+        for parent in sorted(vanished):  # once the survivors started: a failed start reports nothing twice
+            self.losses.append(Loss(parent, None, None, "the shard vanished before its records were read"))
+        self._reconciled_at = self.clock.monotonic()
         self._add(shards)
         if not self.frontier and listing.status != "ENABLED":
             self.disabled = True
@@ -286,14 +362,18 @@ class Coordinator:
         """
         cached = self._children_cache
         missing = [s for s in finished if s.shard_id not in cached]
+        found: dict[str, tuple[Any, BaseException | None]]
         if len(missing) > FULL_LISTING_AFTER:
-            listing = list_shards(self.session, self.stream_arn)
-            cached = self._children_cache = listing.children_by_parent()
-            status = listing.status
-            found = {s.shard_id: ((cached.get(s.shard_id, []), status), None) for s in missing}
+            try:
+                listing = self._list()
+            except RetryLimitExceeded as error:
+                found = {s.shard_id: (None, error) for s in missing}
+            else:
+                cached = self._children_cache = listing.children_by_parent()
+                found = {s.shard_id: ((cached.get(s.shard_id, []), listing.status), None) for s in missing}
         else:
             found = dict(zip((s.shard_id for s in missing), self._run(
-                [(lambda s=s: find_children(self.session, self.stream_arn, s.shard_id)) for s in missing])))
+                [partial(find_children, self.session, self.stream_arn, s.shard_id) for s in missing])))
         return [found[s.shard_id] if s.shard_id in found else ((cached[s.shard_id], "ENABLED"), None)
                 for s in finished]
 

@@ -2,15 +2,16 @@
 
 An event::
 
-    {"key": Model(<key columns only>),            # always set, whatever the view type (bloop bug B1)
+    {"key": Model(<key columns only>),            # from Keys, whatever the view type (bloop bug B1)
      "old": Model | None, "new": Model | None,    # None when the view or the event has no such image
-     "meta": {"created_at": datetime,             # aware, as boto3 returned it (bloop 3.x kept it so)
+     "meta": {"created_at": datetime,             # aware, in UTC
               "sequence_number": str,
               "event": {"id": str, "type": "insert" | "modify" | "remove", "version": str},
               "ttl": bool}}                       # True for a delete done by DynamoDB's TTL
 """
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any
 
 from ..models import compiled, load_error
@@ -20,6 +21,15 @@ __all__ = ["EventBuilder"]
 
 EVENT_TYPES = {"INSERT": "insert", "MODIFY": "modify", "REMOVE": "remove"}
 TTL_PRINCIPAL = "dynamodb.amazonaws.com"
+UTC = timezone.utc
+
+
+def utc(created_at: Any) -> Any:
+    """An aware datetime in UTC. boto3 parses ``ApproximateCreationDateTime`` into this machine's local
+    zone (``tzlocal``), so the same record would otherwise print differently on different machines."""
+    if isinstance(created_at, datetime) and created_at.tzinfo is not UTC and created_at.tzinfo is not None:
+        return created_at.astimezone(UTC)
+    return created_at
 
 
 class EventBuilder:
@@ -58,35 +68,37 @@ class EventBuilder:
         return obj
 
     def build(self, record: dict) -> dict:
+        """The event of one record (boto3's shape).
+
+        ``key`` comes from ``Keys``, which every record has, never from an image; an empty image
+        (moto 5.1 sends ``"OldImage": {}`` with an insert) is no image.
+        """
         body = record["dynamodb"]
         new = old = None
         if self.new:
             image = body.get("NewImage")
-            if image is not None:
+            if image:
                 new = self._image(image)
         if self.old:
             image = body.get("OldImage")
-            if image is not None:
+            if image:
                 old = self._image(image)
         key = self.init()
         values = key.__dict__
-        loaded = new or old
-        if loaded is not None:  # the key values were just loaded with an image (str, number or bytes)
-            source = loaded.__dict__
-            for name, _, _ in self.key_rows:
-                values[name] = source[name]
-        else:
-            keys = body["Keys"]
-            context = self.context
+        keys = body["Keys"]
+        context = self.context
+        try:
             for name, dynamo_name, load in self.key_rows:
-                values[name] = load(keys.get(dynamo_name), context)
+                values[name] = load(keys[dynamo_name], context)
+        except (KeyError, TypeError, ValueError, ArithmeticError) as error:
+            raise load_error(self.model.Meta, keys, context, error) from error
         identity = record.get("userIdentity")
         return {
             "key": key,
             "old": old,
             "new": new,
             "meta": {
-                "created_at": body.get("ApproximateCreationDateTime"),
+                "created_at": utc(body.get("ApproximateCreationDateTime")),
                 "event": {"id": record["eventID"], "type": EVENT_TYPES.get(record["eventName"]) or
                           record["eventName"].lower(), "version": record.get("eventVersion")},
                 "sequence_number": body["SequenceNumber"],

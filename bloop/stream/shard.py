@@ -35,6 +35,10 @@ CATCH_UP_PAGES = 5
 MAX_PAGES_PER_FETCH = 20
 #: ShardIteratorExpired this many times in one fetch (fresh iterators included): leave it to the next round
 MAX_EXPIRIES = 3
+#: DynamoDB Streams keeps every record at least this long: a record younger than this is never trimmed
+RETENTION = 24 * 3600.0
+#: allowance for this machine's clock running ahead of DynamoDB's when that guarantee is relied on
+CLOCK_SKEW = 600.0
 
 
 @dataclass
@@ -87,21 +91,33 @@ class Shard:
         self.gone = False
         self.at_head = False
         self.empty_streak = 0
+        #: backoff (throttling, children not listed yet): not fetched before this monotonic time
         self.not_before = 0.0
+        #: read up to its head: not polled again before this monotonic time (``next`` may wait for it)
+        self.paced_until = 0.0
         self.last_polled = 0.0
         self.failures = 0
         self.child_lookups = 0
         self.latest_issued = False
+        #: the iterator chain was issued at TRIM_HORIZON because the exact position was trimmed (or is
+        #: unknown): the position stays exact, and is pinned to the chain's first record when one comes
+        self.relative = False
         self.pending_loss: Loss | None = None
         #: gaps found by the last fetch, for the coordinator to report
         self.losses: list[Loss] = []
 
     # ------------------------------------------------------------------------------------- position
     def token(self) -> dict:
+        """The position as a token entry: exact whenever the shard's first sequence number is known.
+
+        A relative position restored later can't notice records trimmed in between, so "trim_horizon"
+        and "latest" are written as the shard's StartingSequenceNumber: restoring it either reads from
+        there, or is refused as trimmed and reports the gap.
+        """
         iterator_type, sequence_number, from_start = self.iterator_type, self.sequence_number, self.from_start
-        if iterator_type == "latest" and self.start_sequence:
-            # no record read since LATEST: no exact position exists, so resume from the shard's start
-            # (at-least-once; a restored LATEST would skip whatever was written in between)
+        if iterator_type in ("trim_horizon", "latest") and self.start_sequence:
+            # latest: no record read since LATEST, so resume from the shard's start (at-least-once; a
+            # restored LATEST would skip whatever was written in between)
             iterator_type, sequence_number, from_start = "at_sequence", self.start_sequence, True
         entry: dict[str, Any] = {"shard_id": self.shard_id}
         if self.parent is not None:
@@ -120,9 +136,11 @@ class Shard:
         self.iterator_type = "after_sequence"
         self.sequence_number = sequence_number
         self.from_start = False
+        self.relative = False
 
     def _move(self, iterator_type: str, sequence_number: str | None = None, from_start: bool = False) -> None:
         self.iterator_type, self.sequence_number, self.from_start = iterator_type, sequence_number, from_start
+        self.relative = False
 
     def _consumed_bound(self) -> str | None:
         """Exclusive lower bound of what has not been delivered yet (None: from the shard's start)."""
@@ -138,29 +156,18 @@ class Shard:
 
     # ------------------------------------------------------------------------------------ beginning
     def begin_at_oldest(self, session: Any, stream_arn: str, clock: Clock) -> None:
-        """Position at the oldest record left, exactly when possible (move_to trim_horizon or a time).
+        """Position at the oldest record left (move_to trim_horizon or a time), exactly when possible.
 
-        A token saying "trim_horizon" would silently skip whatever is trimmed before it is restored, so
-        the shard's StartingSequenceNumber is used when it is still retained; a shard whose first records
-        are already gone starts at trim_horizon (that is not a loss: the oldest left is what was asked).
+        The position is the shard's StartingSequenceNumber. When the shard's first records are already
+        trimmed, the iterator is a TRIM_HORIZON one but the position (and so the token) stays that
+        exact number until the first record comes: a token restored later then notices what was trimmed
+        in between. Starting at the oldest record left is not a loss: it is what was asked.
         """
         if self.start_sequence:
             self._move("at_sequence", self.start_sequence, from_start=True)
-            try:
-                self._issue(session, stream_arn, clock)
-                return
-            except InvalidStream:
-                self.gone = True
-                return
-            except RetryLimitExceeded:
-                raise
-            except BloopException:
-                pass  # the start was trimmed (RecordsExpired), or the service refused the number
-        self._move("trim_horizon")
-        try:
-            self._issue(session, stream_arn, clock)
-        except InvalidStream:
-            self.gone = True
+        else:
+            self._move("trim_horizon")
+        self.acquire(session, stream_arn, clock, lenient=True)
 
     def begin_at_latest(self, session: Any, stream_arn: str, clock: Clock) -> None:
         """LATEST is taken now: records written after this call are read, none before."""
@@ -170,13 +177,16 @@ class Shard:
         except InvalidStream:
             self.gone = True
 
-    def _issue(self, session: Any, stream_arn: str, clock: Clock) -> None:
+    def _issue(self, session: Any, stream_arn: str, clock: Clock, relative: bool = False) -> None:
+        """An iterator at the position, or (``relative``) at TRIM_HORIZON with the position kept."""
+        iterator_type = "trim_horizon" if relative else self.iterator_type
         self.iterator = session.get_shard_iterator(stream_arn=stream_arn, shard_id=self.shard_id,
-                                                   iterator_type=self.iterator_type,
-                                                   sequence_number=self.sequence_number)
+                                                   iterator_type=iterator_type,
+                                                   sequence_number=None if relative else self.sequence_number)
         self.iterator_at = clock.monotonic()
         self.empty_streak = 0
-        if self.iterator_type == "latest":
+        self.relative = relative and self.iterator_type != "trim_horizon"
+        if iterator_type == "latest":
             self.latest_issued = True
 
     # -------------------------------------------------------------------------------------- reading
@@ -247,8 +257,13 @@ class Shard:
             return False
         return clock.monotonic() - self.iterator_at > REFRESH_AFTER
 
-    def acquire(self, session: Any, stream_arn: str, clock: Clock) -> bool:
-        """A new iterator at the position; False when the shard is gone."""
+    def acquire(self, session: Any, stream_arn: str, clock: Clock, lenient: bool = False) -> bool:
+        """A new iterator at the position; False when the shard is gone.
+
+        A position older than the trim point continues at TRIM_HORIZON and is a gap, reported unless
+        ``lenient`` (the oldest record left is what was asked for), unless the gap is already being
+        reported, or unless it can't hold a wanted record (a time seek to less than a day ago).
+        """
         if self.iterator_type == "latest" and self.latest_issued:
             # The LATEST iterator lapsed before any record came: a new one would skip whatever was
             # written meanwhile, so re-read the shard from its start instead (at-least-once, documented).
@@ -260,8 +275,10 @@ class Shard:
             try:
                 self._issue(session, stream_arn, clock)
             except RecordsExpired:
-                self._trimmed("the position is older than the stream's retention")
-                self._issue(session, stream_arn, clock)
+                if not lenient and self.pending_loss is None and not self._seek_is_younger_than_retention(clock):
+                    self.pending_loss = Loss(self.shard_id, self._consumed_bound(), None,
+                                             "the position is older than the stream's retention")
+                self._issue(session, stream_arn, clock, relative=True)
             except (InvalidStream, RetryLimitExceeded):
                 raise
             except BloopException as error:
@@ -270,6 +287,7 @@ class Shard:
                         f"shard {self.shard_id} refused the position {self.iterator_type} "
                         f"{self.sequence_number}: {error}") from error
                 # our own guess (the shard's StartingSequenceNumber) was refused: the start is trim_horizon
+                self.start_sequence = None
                 self._move("trim_horizon")
                 self._issue(session, stream_arn, clock)
         except InvalidStream:
@@ -278,16 +296,21 @@ class Shard:
             return False
         return True
 
+    def _seek_is_younger_than_retention(self, clock: Clock) -> bool:
+        """A time seek to less than a day ago: every record it wants is too young to have been trimmed."""
+        return self.skip_before is not None and self.skip_before > clock.now().timestamp() - RETENTION + CLOCK_SKEW
+
     def _trimmed(self, reason: str) -> None:
-        """Retention passed the position: remember the gap, continue at the oldest record left."""
+        """Retention passed the iterator: remember the gap; the next iterator starts at the oldest record
+        left, while the position stays where the gap began (a token taken before the next record then
+        reports the gap again on restore rather than hiding it)."""
         if self.pending_loss is None:
             self.pending_loss = Loss(self.shard_id, self._consumed_bound(), None, reason)
-        self._move("trim_horizon")
         self.iterator = None
 
     def _pin(self, first: dict) -> None:
         """A relative position becomes exact once a record is known: a token then resumes there exactly."""
-        if self.iterator_type in ("trim_horizon", "latest"):
+        if self.relative or self.iterator_type in ("trim_horizon", "latest"):
             self._move("at_sequence", _sequence(first))
 
     def _skip_early(self, records: list[dict]) -> list[dict]:

@@ -22,7 +22,12 @@ and a token taken before the seek has found its first record carries the seek on
 
 Iterators are refreshed from the consumed position before and after they expire, so ``heartbeat`` is
 never required; shards are polled concurrently (``max_workers``) and a shard at its head at most four
-times a second.
+times a second. ``next`` never returns None only because of that pacing: it waits for the first shard
+that may be polled again (at most a quarter second) and polls it, so a write is seen by the next call.
+
+A shard that has not returned a record yet is written in a token as an exact sequence number (its first
+one, or where a reported gap began), never as "trim_horizon": restoring it notices what retention
+removed in between and reports it (see shard.py).
 """
 from __future__ import annotations
 
@@ -98,6 +103,12 @@ class Stream:
         A malformed or foreign token raises InvalidPosition / InvalidStream before any AWS call; on
         any error the stream keeps its previous position.
         """
+        if isinstance(position, (str, bytes)) and position not in ("trim_horizon", "latest") \
+                and not _looks_like_json(position):
+            raise InvalidPosition(
+                f"unknown stream position {_short(position)}: the accepted positions are 'trim_horizon' (the "
+                "oldest record retained), 'latest' (changes made from now on), an aware datetime, or a token "
+                "from stream.token (a dict, or its JSON text)")
         coordinator = self._new_coordinator()
         if isinstance(position, str) and position in ("trim_horizon", "latest"):
             if position == "trim_horizon":
@@ -133,7 +144,8 @@ class Stream:
         rounds = 0
         while found is None and rounds < MAX_ROUNDS_PER_NEXT:
             rounds += 1
-            progressed = coordinator.poll()
+            # the first round may wait (at most HEAD_INTERVAL) for a shard skipped only by pacing
+            progressed = coordinator.poll(wait=rounds == 1)
             self._report_losses()
             found = coordinator.peek()
             if not progressed:
@@ -167,6 +179,8 @@ class Stream:
         """Name the table's current stream (F4: a re-enabled stream is a new one), when it can be read."""
         advice = "bind the model again and move_to('trim_horizon') to read the table's new stream"
         binding = getattr(self.engine, "_bound", {}).get(self.model)
+        if binding is None:
+            return "if the table has a new stream, " + advice
         try:
             latest = self.engine.session.describe_table(binding.table_name).get("LatestStreamArn")
         except Exception:  # only a hint: the error being raised matters more
@@ -239,6 +253,16 @@ class Stream:
 
     def __exit__(self, *exc_info: Any) -> None:
         self.close()
+
+
+def _looks_like_json(text: str | bytes) -> bool:
+    """A token's JSON text (an object); anything else given as text is a mistyped position."""
+    return text.lstrip().startswith(b"{") if isinstance(text, bytes) else text.lstrip().startswith("{")
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _is_time(position: Any) -> bool:

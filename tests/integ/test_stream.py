@@ -127,6 +127,54 @@ def test_move_to_an_aware_datetime(bound):
     assert [e["key"].id for e in drain(bound.stream(Order, token))] == []  # B4: nothing before the time
 
 
+class CountingClock:
+    """Real wall time, but the stream's waits advance a virtual monotonic clock instead of sleeping: the
+    pacing rule is counted against it, with no timing assertion."""
+
+    def __init__(self):
+        self.monotonic_now = 0.0
+
+    def now(self):
+        return datetime.now(timezone.utc)
+
+    def monotonic(self):
+        return self.monotonic_now
+
+    def sleep(self, seconds):
+        self.monotonic_now += seconds
+
+
+def count_calls(engine, operation):
+    calls = []
+    engine.session.stream_client.meta.events.register(f"before-send.dynamodbstreams.{operation}",
+                                                     lambda **_: calls.append(operation))
+    return calls
+
+
+def test_next_right_after_a_save_returns_that_save(bound):
+    stream = bound.stream(Order, "latest")
+    assert next(stream) is None
+    for number in range(3):
+        bound.save(Order(id=f"n{number}", status="new", total=number))
+        event = next(stream)  # no sleep in between: the stream polls (bloop 3.x's integration test does this)
+        assert event is not None and event["key"].id == f"n{number}"
+        rest = drain(stream)  # Q1: moto's second INSERT; DynamoDB writes one
+        assert changes([event] + rest) == [("insert", f"n{number}", "new")]
+
+
+def test_a_tight_loop_polls_the_shard_about_four_times_a_second(bound):
+    clock = CountingClock()
+    stream = bound.stream(Order, "latest", clock=clock)
+    assert next(stream) is None  # read up to the head
+    calls = count_calls(bound, "GetRecords")
+    for _ in range(40):
+        assert next(stream) is None
+    # moto has one shard: 40 polls, each after waiting out the rest of a quarter second
+    assert len(calls) == 40 and clock.monotonic_now == pytest.approx(40 * 0.25, abs=0.26)
+    bound.save(Order(id="later", status="new"))
+    assert next(stream)["key"].id == "later"
+
+
 def test_a_token_of_another_table_is_refused(bound):
     bound.bind(Other)
     token = bound.stream(Other, "trim_horizon").token

@@ -27,6 +27,22 @@ def test_engine_stream_positions_a_bloop_compatible_stream():
         stream.close()
 
 
+@pytest.mark.parametrize("position", ["beginning", "TRIM_HORIZON", "", " latest", b"oldest"])
+def test_a_mistyped_position_lists_the_accepted_ones_before_any_call(position):
+    consumer = Consumer(seed=66)
+    stream = consumer.stream("trim_horizon")
+    token, calls = stream.token, sum(consumer.sim.calls.values())
+    with pytest.raises(InvalidPosition) as raised:
+        stream.move_to(position)
+    message = str(raised.value)
+    assert "not valid JSON" not in message and repr(position) in message
+    for accepted in ("'trim_horizon'", "'latest'", "aware datetime", "stream.token"):
+        assert accepted in message
+    assert stream.token == token and sum(consumer.sim.calls.values()) == calls
+    stream.move_to(json.dumps(token))  # a token's JSON text is still a position
+    assert stream.token == token
+
+
 def test_a_model_without_a_stream_is_refused():
     consumer = Consumer(seed=61)
     consumer.engine._bound[Thing].stream_arn = None

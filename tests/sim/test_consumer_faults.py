@@ -306,6 +306,45 @@ def test_f11_throttling_of_every_shard_past_the_bound_raises_a_retryable_error()
     assert len(consumer.drain(stream)) == 3
 
 
+def test_f11_a_describe_stream_storm_does_not_stop_the_known_shards():
+    consumer = Consumer(shard_count=3, page_size=5, seed=21)
+    sim = consumer.sim
+    stream = consumer.stream("trim_horizon")
+    token = stream.token
+    assert next(stream) is None
+    written = consumer.write_many(30)
+    sim.clock.advance(61)  # the periodic listing is due
+    sim.faults.schedule("DescribeStream", "LimitExceededException", times=None)  # every listing throttled
+    events = consumer.drain(stream)  # never raises: the storm is shorter than the reporting bound
+    assert sorted(sequence_numbers(events)) == sorted(r.sequence_number for r in written)
+    restored = consumer.stream(token)  # a restored token needs a listing on its first poll: it can wait
+    assert sorted(sequence_numbers(consumer.drain(restored))) == sorted(r.sequence_number for r in written)
+    assert sim.faults.pending[0].fired > 0  # the storm was met, and outlasted
+
+
+def test_f11_a_listing_storm_that_persists_is_reported_and_the_position_is_kept():
+    consumer = Consumer(shard_count=2, seed=22)
+    sim = consumer.sim
+    stream = consumer.stream("trim_horizon")
+    assert next(stream) is None
+    sim.faults.schedule("DescribeStream", "LimitExceededException", times=None)
+    sim.clock.advance(61)
+    raised = None
+    for _ in range(100):
+        try:
+            assert next(stream) is None
+        except RetryLimitExceeded as error:
+            raised = error
+            break
+        sim.clock.advance(10)
+    assert raised is not None and "listing the shards" in str(raised)
+    token = stream.token
+    sim.faults.clear()
+    written = consumer.write_many(6)
+    assert stream.token == token
+    assert sorted(sequence_numbers(consumer.drain(stream))) == sorted(r.sequence_number for r in written)
+
+
 def test_f11_one_reader_per_shard_stays_under_the_two_reader_limit():
     consumer = Consumer(shard_count=4, max_readers_per_shard=2, seed=19)
     consumer.write_many(40)

@@ -66,15 +66,39 @@ def test_f17_empty_pages_in_the_middle_of_a_shard_are_followed():
     assert sequence_numbers(events) == [r.sequence_number for r in written]
 
 
-def test_f17_idle_polls_at_the_head_are_paced():
+def test_f17_a_tight_loop_polls_each_shard_at_its_head_four_times_a_virtual_second():
     consumer = Consumer(shard_count=2, seed=33)
+    sim = consumer.sim
     stream = consumer.stream("trim_horizon")
-    for _ in range(1000):
-        assert next(stream) is None  # the virtual clock stands still: no poll is due after the first ones
-    assert consumer.sim.calls["GetRecords"] <= 2 * 5
-    consumer.sim.clock.advance(1)
-    next(stream)
-    assert consumer.sim.calls["GetRecords"] <= 2 * 6
+    assert next(stream) is None  # both shards read up to their head
+    calls, began = sim.calls["GetRecords"], sim.clock.monotonic()
+    for _ in range(400):
+        assert next(stream) is None  # each call waits (on the stream's clock) for the next allowed poll
+    polls, elapsed = sim.calls["GetRecords"] - calls, sim.clock.monotonic() - began
+    assert 99 <= elapsed <= 101  # 400 waits of a quarter second: next() never returns None unasked
+    assert 2 * 4 * elapsed - 4 <= polls <= 2 * 4 * elapsed + 4  # about four GetRecords a second per shard
+
+
+def test_f17_next_right_after_a_write_returns_it():
+    consumer = Consumer(shard_count=2, seed=36)
+    stream = consumer.stream("trim_horizon")
+    for number in range(20):
+        assert next(stream) is None
+        record = consumer.write(f"k{number}")
+        event = next(stream)  # polled less than a quarter second ago: waits for the poll, doesn't skip it
+        assert event is not None and event["meta"]["sequence_number"] == record.sequence_number
+
+
+def test_f17_next_after_a_quiet_period_polls_at_once():
+    consumer = Consumer(seed=37)
+    sim = consumer.sim
+    stream = consumer.stream("trim_horizon")
+    assert next(stream) is None
+    sim.clock.advance(1)
+    record = consumer.write("a")
+    before = sim.clock.monotonic()
+    assert next(stream)["meta"]["sequence_number"] == record.sequence_number
+    assert sim.clock.monotonic() == before  # no wait: the last poll was more than a quarter second ago
 
 
 # --------------------------------------------------------------------------------------------- F18

@@ -173,13 +173,15 @@ def consumer(sim, arn=None, token=None):
 # clock
 
 
-def test_virtual_clock_advances_without_sleeping():
+def test_virtual_clock_advances_without_sleeping(monkeypatch):
+    def no_real_sleep(seconds):
+        raise AssertionError(f"the virtual clock slept {seconds} real seconds")
+
+    monkeypatch.setattr(time, "sleep", no_real_sleep)
     clock = VirtualClock()
     start = clock.now()
-    began = time.monotonic()
     clock.sleep(HOUR)
     clock.advance(timedelta(minutes=1))
-    assert time.monotonic() - began < 0.1
     assert clock.now() - start == timedelta(hours=1, minutes=1)
     assert clock.monotonic() == 3660
     assert clock.now().tzinfo is not None
@@ -778,15 +780,22 @@ def test_probabilistic_faults_are_reproducible():
     assert 5 < outcomes(1).count(False) < 35
 
 
-def test_latency_is_real_and_slept_outside_the_lock():
+def test_latency_is_real_and_slept_outside_the_lock(monkeypatch):
     sim = SimulatedStreams(shard_count=8, latency=0.1)
     positions = [iterator(sim, shard_id, "LATEST") for shard_id in sim.open_shard_ids()]
-    began = time.monotonic()
+    together = threading.Barrier(8)
+    slept = []
+
+    def sleep(seconds):
+        # all eight calls must be asleep at once to pass: impossible if the sleep held the state lock
+        slept.append(seconds)
+        together.wait(timeout=30)
+
+    monkeypatch.setattr(time, "sleep", sleep)
     with ThreadPoolExecutor(max_workers=8) as pool:
         responses = list(pool.map(lambda position: sim.get_records(ShardIterator=position), positions))
-    elapsed = time.monotonic() - began
     assert all(response["Records"] == [] for response in responses)
-    assert 0.1 <= elapsed < 0.6  # 8 sequential calls would take 0.8 s
+    assert slept == [0.1] * 8 and not together.broken
     assert sim.calls["GetRecords"] == 8
 
 
