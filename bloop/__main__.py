@@ -1,7 +1,7 @@
 """Command line: ``bloop <command>`` (the console script) or ``python -m bloop <command>``.
 
 ``local`` runs the embedded AWS (moto) in the foreground so other processes can use it through
-``AWS_ENDPOINT_URL``; ``worker`` runs a stream handler over a model's stream (:mod:`bloop.worker`).
+``AWS_ENDPOINT_URL``; ``worker`` runs a stream handler over a model's stream (:mod:`bloop.worker_cli`).
 New commands get a ``_add_<name>`` parser builder and a ``_run_<name>`` function.
 """
 
@@ -70,7 +70,7 @@ def _run_local(args: argparse.Namespace) -> int:
 
 
 def _add_worker(subparsers: Any) -> None:
-    from bloop.worker import add_arguments
+    from bloop.worker_settings import add_arguments
 
     parser = subparsers.add_parser(
         "worker",
@@ -84,7 +84,7 @@ def _add_worker(subparsers: Any) -> None:
 
 
 def _run_worker(args: argparse.Namespace) -> int:
-    from bloop.worker import main as worker_main
+    from bloop.worker_cli import main as worker_main
 
     return worker_main(args)
 

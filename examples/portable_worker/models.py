@@ -37,7 +37,7 @@ def engine() -> Engine:
     """The engine for the current environment, with ``CustomerTotal`` bound.
 
     boto3's default clients follow ``AWS_ENDPOINT_URL`` (the embedded AWS) or go to AWS; the table names
-    follow ``BLOOP_TABLE_NAME_TEMPLATE``, which the worker exports from ``--table-name-template``.
+    follow ``BLOOP_TABLE_NAME_TEMPLATE`` (set it in the environment: the worker reads it too).
     """
     template = os.environ.get("BLOOP_TABLE_NAME_TEMPLATE") or "{table_name}"
     where = (template, os.environ.get("AWS_ENDPOINT_URL"))

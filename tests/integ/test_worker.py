@@ -6,7 +6,9 @@ give 2N events; the tests count records, not saves.
 """
 import json
 import logging
+import os
 import signal
+import sys
 import textwrap
 import threading
 import uuid
@@ -34,8 +36,9 @@ def orders(engine):
 
 @pytest.fixture(autouse=True)
 def restore_process_state(monkeypatch):
-    """The command sets BLOOP_TABLE_NAME_TEMPLATE / AWS_* for the handler's module, signal handlers and the
-    bloop logger's level; put them back after each test."""
+    """The command sets signal handlers and the bloop logger's level (never the environment: see
+    test_the_command_passes_its_engine_to_a_factory_and_changes_no_process_state); put them back after each
+    test, and start each without the AWS_* / BLOOP_* variables the tests set."""
     for name in ("BLOOP_TABLE_NAME_TEMPLATE", "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION"):
         monkeypatch.setenv(name, "placeholder")
         monkeypatch.delenv(name)
@@ -196,6 +199,15 @@ def app(tmp_path):
             pass
 
         answer = 42
+
+        engines, handled = [], []
+
+        def make_handler(engine):
+            engines.append(engine)
+            return handled.append
+
+        def broken_factory(engine):
+            return answer
     """))
     return name
 
@@ -255,3 +267,31 @@ def test_a_foreign_token_in_the_checkpoint_is_refused(orders, app, tmp_path, cap
                    str(token), "--table-name-template", orders.table_name_template, "--exit-when-idle")
     assert code == 2
     assert "belongs to stream" in capsys.readouterr().err
+
+
+def test_the_command_passes_its_engine_to_a_factory_and_changes_no_process_state(orders, app, tmp_path, capsys,
+                                                                                  bloop_local, monkeypatch):
+    for name, value in bloop_local.environ.items():
+        if not name.startswith("AWS_ENDPOINT_URL"):  # the endpoint is given as a flag only
+            monkeypatch.setenv(name, value)
+    environ, path = dict(os.environ), list(sys.path)
+    code = run_cli(f"{app}:make_handler", "--factory", "--model", f"{app}:Order", "--app-dir", str(tmp_path),
+                   "--endpoint-url", bloop_local.endpoint, "--region", "us-east-1",
+                   "--table-name-template", orders.table_name_template, "--exit-when-idle",
+                   "--poll-interval", "0.05")
+    assert code == 0, capsys.readouterr().err
+    assert dict(os.environ) == environ and sys.path == path
+    module = sys.modules[app]
+    (engine,) = module.engines
+    assert engine.table_name_template == orders.table_name_template
+    assert len(module.handled) == 6  # 3 new items, 2 records each (Q1)
+    assert {event["new"].id for event in module.handled} == {"o0", "o1", "o2"}
+
+
+def test_a_factory_that_returns_no_handler_is_named(orders, app, tmp_path, capsys, bloop_local, monkeypatch):
+    for name, value in bloop_local.environ.items():
+        monkeypatch.setenv(name, value)
+    code = run_cli(f"{app}:broken_factory", "--factory", "--model", f"{app}:Order", "--app-dir", str(tmp_path),
+                   "--table-name-template", orders.table_name_template)
+    assert code == 2
+    assert f"factory '{app}:broken_factory' returned 42, which is not callable" in capsys.readouterr().err
