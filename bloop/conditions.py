@@ -10,9 +10,11 @@ from typing import Any, Iterable
 
 from .actions import REMOVE, SET, Action
 from .exceptions import InvalidCondition
+from .types import short_repr
 
 __all__ = ["Condition", "ComparisonMixin", "Proxy", "render", "ConditionRenderer"]
 
+_CONTAINER_TAGS = frozenset({"L", "M", "SS", "NS", "BS"})
 _DUMP_ERRORS = (TypeError, ValueError, AttributeError, decimal.DecimalException)
 
 
@@ -60,8 +62,9 @@ class ComparisonMixin:
         return Contains(self, value)
 
     def in_(self, *values: Any) -> Condition:
-        """``col.in_(a, b)`` or ``col.in_([a, b])``."""
-        if len(values) == 1 and isinstance(values[0], (list, tuple, set, frozenset)):
+        """``col.in_(a, b)`` or ``col.in_([a, b])``; on a list, set or map column each argument is one value."""
+        if (len(values) == 1 and isinstance(values[0], (list, tuple, set, frozenset))
+                and self._path_target()[2].backing_type not in _CONTAINER_TAGS):
             values = tuple(values[0])
         return In(self, values)
 
@@ -266,7 +269,11 @@ class Comparison(Condition):
 
     def render(self, renderer: ConditionRenderer) -> str:
         name = renderer.name_ref(self.column, self.path)
-        if self.value is None:
+        absent = self.value is None
+        if not absent and self.operation in ("==", "!=") and not isinstance(self.value, ComparisonMixin):
+            # an empty value is how a missing attribute loads, so == "" / set() / {} means "absent" (as in bloop)
+            absent = renderer.dump(self.typedef, self.value, self.column, self.path) is None
+        if absent:
             return f"(attribute_not_exists({name}))" if self.operation == "==" else f"(attribute_exists({name}))"
         value = renderer.value_ref(self.typedef, self.value, self.column, self.path)
         operation = "<>" if self.operation == "!=" else ("=" if self.operation == "==" else self.operation)
@@ -310,6 +317,11 @@ class Between(Condition):
         name = renderer.name_ref(self.column, self.path)
         lower = renderer.value_ref(self.typedef, self.lower, self.column, self.path)
         upper = renderer.value_ref(self.typedef, self.upper, self.column, self.path)
+        low, high = renderer.attr_values.get(lower), renderer.attr_values.get(upper)
+        if low is not None and high is not None and _order(low) > _order(high):
+            raise InvalidCondition(
+                f"{_path_text(self.column, self.path)}.between({self.lower!r}, {self.upper!r}) has its bounds "
+                "reversed; DynamoDB rejects a lower bound above the upper one. Swap them")
         return f"({name} BETWEEN {lower} AND {upper})"
 
     def iter_columns(self) -> Iterable[Any]:
@@ -361,6 +373,32 @@ class In(Condition):
         yield self.column
 
 
+def _order(wire: dict) -> Any:
+    """DynamoDB's order for a wire value: numbers by value, strings and bytes by their bytes."""
+    ((tag, value),) = wire.items()
+    if tag == "N":
+        return decimal.Decimal(value)
+    if tag == "S":
+        return value.encode("utf-8")
+    return bytes(value)
+
+
+def _check_owner(column: Any, model: Any) -> None:
+    """A condition on ``model`` may only name its own columns (or ones it inherited)."""
+    mine = model.Meta.columns_by_dynamo_name.get(column.dynamo_name)
+    if mine is column:
+        return
+    owner = column.model
+    if mine is not None and (owner is None or (isinstance(owner, type) and issubclass(model, owner))):
+        return
+    raise InvalidCondition(
+        f"the condition uses {_path_text(column, ())}, which is not a column of {model.__name__}; "
+        f"build the condition from {model.__name__}'s own columns")
+
+
+# DynamoDB's limit on any one expression string (ConditionExpression, UpdateExpression, ...)
+MAX_EXPRESSION_LENGTH = 4096
+
 # ------------------------------------------------------------------------------------------ rendering
 _CLAUSE_ORDER = ("ADD", "DELETE", "REMOVE", "SET")
 _dynamo_name = operator.attrgetter("dynamo_name")
@@ -395,23 +433,33 @@ class ConditionRenderer:
         self.attr_values[ref] = wire
         return ref
 
-    def value_ref(self, typedef: Any, value: Any, column: Any = None, path: tuple = ()) -> str:
-        if isinstance(value, ComparisonMixin):
-            other, other_path, _ = value._path_target()
-            return self.name_ref(other, other_path)
+    def dump(self, typedef: Any, value: Any, column: Any = None, path: tuple = ()) -> Any:
+        """The wire value of a condition operand, or None when it is empty; InvalidCondition if refused."""
         try:
             action = typedef._dump(value, context=self.context)
         except _DUMP_ERRORS as error:
             where = _path_text(column, path) if column is not None else repr(typedef)
-            raise InvalidCondition(f"can't compare {where} with {value!r}: {error}") from error
-        if action.type is REMOVE:
+            raise InvalidCondition(f"can't compare {where} with {short_repr(value)}: {error}") from error
+        return None if action.type is REMOVE else action.value
+
+    def value_ref(self, typedef: Any, value: Any, column: Any = None, path: tuple = ()) -> str:
+        if isinstance(value, ComparisonMixin):
+            other, other_path, _ = value._path_target()
+            return self.name_ref(other, other_path)
+        wire = self.dump(typedef, value, column, path)
+        if wire is None:
             where = _path_text(column, path) if column is not None else repr(typedef)
             raise InvalidCondition(
-                f"{where} is compared with {value!r}, which DynamoDB can't store (empty); compare with None instead")
-        return self.wire_value_ref(action.value)
+                f"{where} is compared with {short_repr(value)}, which DynamoDB can't store (empty); "
+                "compare with None instead")
+        return self.wire_value_ref(wire)
 
-    def condition_expression(self, key: str, condition: Condition | None) -> None:
+    def condition_expression(self, key: str, condition: Condition | None, model: Any = None) -> None:
+        """Render ``condition`` as the ``key`` expression; with ``model``, every column must be that model's."""
         if condition:
+            if model is not None:
+                for column in condition.iter_columns():
+                    _check_owner(column, model)
             rendered = condition.render(self)
             if rendered:
                 self.expressions[key] = rendered
@@ -451,6 +499,11 @@ class ConditionRenderer:
 
     @property
     def output(self) -> dict[str, Any]:
+        for key, expression in self.expressions.items():
+            if len(expression) > MAX_EXPRESSION_LENGTH:  # placeholders only, so characters are bytes
+                raise InvalidCondition(
+                    f"the {key} would be {len(expression)} characters; DynamoDB's limit is "
+                    f"{MAX_EXPRESSION_LENGTH}. Use fewer conditions, or save fewer changed columns at once")
         out: dict[str, Any] = dict(self.expressions)
         if self.attr_names:
             out["ExpressionAttributeNames"] = self.attr_names

@@ -25,6 +25,7 @@ from .exceptions import (
 from .hooks import EngineHook, Write
 from .models import (
     BaseModel,
+    check_name,
     clear_marks,
     dump_changes,
     dump_key,
@@ -102,7 +103,7 @@ class Engine:
         name = self._table_name(model)
         if not isinstance(name, str) or not name:
             raise InvalidTemplate(f"table_name_template returned {name!r} for {model.__name__}; it must be a str")
-        return name
+        return check_name(f"{model.__name__}: the table name", name)
 
     def bind(self, model: type[BaseModel], *, skip_table_setup: bool = False) -> None:
         """Create or check the tables of ``model`` and every concrete subclass, then bind them to this engine."""
@@ -248,7 +249,7 @@ class Engine:
                 f"saving {type(obj).__name__} would write about {size} bytes, over DynamoDB's 400 KB item limit "
                 f"(largest column: {biggest.name!r}); keep large values in S3 (e.g. an S3-backed column) "
                 "and store a pointer")
-        renderer.condition_expression("ConditionExpression", condition)
+        renderer.condition_expression("ConditionExpression", condition, model=type(obj))
         renderer.update_expression(changes)
         request.update(renderer.output)
         return request, changes
@@ -333,7 +334,8 @@ class Engine:
         model = type(obj)
         renderer = ConditionRenderer(self)
         absent = model.Meta.hash_key == None  # noqa: E711 - renders attribute_not_exists
-        renderer.condition_expression("ConditionExpression", absent & condition if condition else absent)
+        renderer.condition_expression("ConditionExpression", absent & condition if condition else absent,
+                                      model=model)
         put = {"TableName": request["TableName"], "Item": request["Key"],
                "ReturnValuesOnConditionCheckFailure": "ALL_OLD", **renderer.output}
         try:
@@ -347,7 +349,7 @@ class Engine:
                 raise  # the item is absent, so the user's condition failed
         if condition:
             check = ConditionRenderer(self)
-            check.condition_expression("ConditionExpression", condition)
+            check.condition_expression("ConditionExpression", condition, model=model)
             body = {"TableName": request["TableName"], "Key": request["Key"], **check.output}
             try:
                 self.session.transaction_write([{"ConditionCheck": body}], _request_token())
@@ -374,7 +376,8 @@ class Engine:
             wants_old = sync == "old" or (level == "indexes" and type(obj).Meta.gsis) or write.state.get("return_old")
             request = {"TableName": self._binding(type(obj)).table_name, "Key": dump_key(obj, renderer.context),
                        "ReturnValues": "ALL_OLD" if wants_old else "NONE"}
-            renderer.condition_expression("ConditionExpression", conditions_and(condition, write.condition))
+            renderer.condition_expression("ConditionExpression", conditions_and(condition, write.condition),
+                                          model=type(obj))
             request.update(renderer.output)
             requests.append(request)
         self._before_send(hooks, writes)

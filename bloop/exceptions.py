@@ -92,6 +92,10 @@ class InvalidStream(BloopException, ValueError):
     """The model has no stream, or a token belongs to another stream."""
 
 
+class InvalidStreamDeclaration(InvalidStream, InvalidModel):
+    """``Meta.stream`` is not a valid declaration: an ``InvalidStream`` as in bloop, and an ``InvalidModel``."""
+
+
 class InvalidShardIterator(BloopException, ValueError):
     """A shard iterator is malformed."""
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import copy
 import datetime
+import difflib
+import re
 import uuid
 from typing import Any, Callable, ClassVar, Generic, Iterable, TypeVar, overload
 
@@ -15,9 +17,10 @@ import declare
 
 from . import signals
 from .actions import REMOVE, SET, Action
+from .codecs import compile_dumper, compile_loader
 from .conditions import ComparisonMixin
-from .exceptions import BloopException, InvalidModel, InvalidValue, MissingKey
-from .types import UUID, DateTime, Integer, Timestamp, Type, compile_dumper, compile_loader
+from .exceptions import BloopException, InvalidModel, InvalidStreamDeclaration, InvalidValue, MissingKey
+from .types import MAX_DEPTH, UUID, DateTime, Integer, Timestamp, Type, nesting_depth, short_repr
 from .util import missing
 
 __all__ = [
@@ -94,6 +97,9 @@ class Column(ComparisonMixin, declare.Declare[T], Generic[T]):
             raise TypeError(f"Column expected a bloop Type (e.g. String or String()), got {typedef!r}")
         if hash_key and range_key:
             raise InvalidModel("a Column can't be both hash_key and range_key")
+        if nesting_depth(typedef) > MAX_DEPTH:
+            raise InvalidModel(f"{typedef!r} nests lists and maps more than {MAX_DEPTH} levels deep, "
+                               "DynamoDB's limit; flatten the structure")
         self.typedef = typedef
         self.hash_key = bool(hash_key)
         self.range_key = bool(range_key)
@@ -140,7 +146,7 @@ class Column(ComparisonMixin, declare.Declare[T], Generic[T]):
         clone = self.__class__.__new__(self.__class__)
         clone.__dict__.update(self.__dict__)
         clone.model = None
-        clone.name = None
+        clone.name = None  # type: ignore[assignment]  # set again by __set_name__ when bound
         return clone
 
     def __repr__(self) -> str:
@@ -295,11 +301,30 @@ def _resolve_column(model: Any, ref: Any, what: str) -> Column:
     return column
 
 
+META_OPTIONS = ("abstract", "table_name", "read_units", "write_units", "billing", "stream", "ttl", "encryption",
+                "backups", "init")
+# what setup_model computes onto Meta (a refresh sees them again)
+_META_COMPUTED = frozenset({"model", "hash_key", "range_key", "keys", "columns", "columns_by_name",
+                            "columns_by_dynamo_name", "indexes", "gsis", "lsis", "projection"})
+
+
+def _check_meta_options(cls: Any, meta: Any) -> None:
+    """A misspelt option (``Meta.tablename``, ``Meta.streams``) would silently do nothing: refuse it."""
+    for name in meta.__dict__:
+        if name.startswith("_") or name in META_OPTIONS or name in _META_COMPUTED:
+            continue
+        close = difflib.get_close_matches(name, META_OPTIONS, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise InvalidModel(f"{cls.__name__}.Meta.{name} is not a Meta option{hint} "
+                           f"The options are {', '.join(META_OPTIONS)}")
+
+
 def _setup_meta(cls: Any) -> Any:
     meta = cls.__dict__.get("Meta")
     if meta is None:
         meta = type("Meta", (), {})
         cls.Meta = meta
+    _check_meta_options(cls, meta)
     defaults = {
         "abstract": False, "table_name": cls.__name__, "read_units": None, "write_units": None,
         "billing": None, "stream": None, "ttl": None, "encryption": None, "backups": None,
@@ -326,8 +351,13 @@ def _collect(cls: Any) -> tuple[dict[str, Column], dict[str, Index]]:
                 del found[name]  # a later base hid it
     columns: dict[str, Column] = {}
     indexes: dict[str, Index] = {}
+    # a local column or index replaces an inherited one with the same DynamoDB name (as in bloop)
+    local_names = {(isinstance(value, Column), value.dynamo_name) for value in cls.__dict__.values()
+                   if isinstance(value, (Column, Index))}
     for name, (_, value) in found.items():
         if name in cls.__dict__:
+            continue
+        if (isinstance(value, Column), _dynamo_name_of(value)) in local_names:
             continue
         clone = copy.copy(value)
         clone.__set_name__(cls, name)
@@ -339,6 +369,11 @@ def _collect(cls: Any) -> tuple[dict[str, Column], dict[str, Index]]:
         elif isinstance(value, Index):
             indexes[name] = value
     return columns, indexes
+
+
+def _dynamo_name_of(value: Any) -> str:
+    """The DynamoDB name an inherited attribute will have (its own name when it has none given)."""
+    return value._dynamo_name or value.name
 
 
 def setup_model(cls: Any) -> None:
@@ -428,8 +463,48 @@ def refresh_index(meta: Any, index: Index) -> None:
     projection["available"] = included if strict else set(meta.columns)
 
 
+# DynamoDB's naming rules and index limits (developer guide, "Service, account, and table quotas")
+NAME_PATTERN = re.compile(r"[a-zA-Z0-9_.\-]{3,255}")
+MAX_LSIS = 5
+MAX_PROJECTED_ATTRIBUTES = 100  # NonKeyAttributes summed over every index
+MAX_KEY_NAME_BYTES = 255  # index key and LSI projected attribute names
+
+
+def check_name(what: str, name: Any) -> str:
+    """``name`` if DynamoDB accepts it as a table or index name, else InvalidModel saying the rule."""
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
+        raise InvalidModel(f"{what} {name!r} is not a valid DynamoDB name: use 3 to 255 characters, each a letter, "
+                           "digit, '_', '-' or '.'")
+    return name
+
+
+def _validate_indexes(cls: Any, meta: Any) -> None:
+    name = cls.__name__
+    for index in meta.indexes:
+        check_name(f"{name}.{index.name}: index name", index.dynamo_name)
+        names = [c.dynamo_name for c in index.keys]
+        if isinstance(index, LocalSecondaryIndex) and index.projection["mode"] == "include":
+            names += [c.dynamo_name for c in index.projection["included"]]
+        for column_name in names:
+            if len(column_name.encode("utf-8")) > MAX_KEY_NAME_BYTES:
+                raise InvalidModel(f"{name}.{index.name}: the attribute name {column_name[:40]!r}... is over "
+                                   f"{MAX_KEY_NAME_BYTES} bytes, DynamoDB's limit for index keys and LSI projections")
+    if len(meta.lsis) > MAX_LSIS:
+        raise InvalidModel(f"{name} declares {len(meta.lsis)} LocalSecondaryIndexes; DynamoDB allows {MAX_LSIS}. "
+                           "Use a GlobalSecondaryIndex for the others")
+    projected = 0
+    for index in meta.indexes:
+        if index.projection["mode"] == "include":
+            keys = {c.dynamo_name for c in meta.keys | index.keys}
+            projected += len({c.dynamo_name for c in index.projection["included"]} - keys)
+    if projected > MAX_PROJECTED_ATTRIBUTES:
+        raise InvalidModel(f"{name}'s indexes project {projected} non-key attributes by name; DynamoDB allows "
+                           f"{MAX_PROJECTED_ATTRIBUTES} across all indexes. Project 'all' or 'keys' on some of them")
+
+
 def _validate_meta(cls: Any, meta: Any) -> None:
     name = cls.__name__
+    _validate_indexes(cls, meta)
     if meta.billing is not None:
         if not isinstance(meta.billing, dict) or meta.billing.get("mode") not in ("provisioned", "on_demand"):
             raise InvalidModel(
@@ -442,7 +517,7 @@ def _validate_meta(cls: Any, meta: Any) -> None:
         except TypeError:
             include_set = None
         if include_set not in STREAM_VIEWS:
-            raise InvalidModel(
+            raise InvalidStreamDeclaration(
                 f'{name}.Meta.stream["include"] must be one of ["keys"], ["new"], ["old"], ["new", "old"]; '
                 f"got {include!r}")
         meta.stream["include"] = set(include_set)
@@ -611,7 +686,8 @@ def _dump(column: Column, value: Any, context: Any, dumper: Any = None) -> Actio
         if isinstance(error, BloopException):
             raise
         raise InvalidValue(
-            f"{column.model.__name__}.{column.name} can't store {value!r} as {column.typedef!r}: {error}") from error
+            f"{column.model.__name__}.{column.name} can't store {short_repr(value)} as {column.typedef!r}: "
+            f"{error}") from error
 
 
 def dump_key(obj: Any, context: Any = None) -> dict[str, Any]:
@@ -705,10 +781,11 @@ class BaseModel:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if "__eq__" in cls.__dict__ and cls.__dict__.get("__hash__") is None:
+        if cls.__hash__ is None:  # type: ignore[comparison-overlap]
+            # defining __eq__ (here or in a mixin) sets __hash__ to None; models stay hashable, as in bloop
             for base in cls.__mro__[1:]:
                 if base.__dict__.get("__hash__") is not None:
-                    cls.__hash__ = base.__dict__["__hash__"]
+                    cls.__hash__ = base.__dict__["__hash__"]  # type: ignore[method-assign]
                     break
         setup_model(cls)
         signals.model_created.send(None, model=cls)

@@ -12,6 +12,7 @@ from .models import BaseModel, Index, LocalSecondaryIndex, unpack_from_dynamodb
 __all__ = ["Search", "QueryIterator", "ScanIterator", "search_target"]
 
 RANGE_OPERATIONS = {"==", "<", "<=", ">", ">="}
+MAX_SEGMENTS = 1_000_000  # DynamoDB's TotalSegments limit
 
 
 def search_target(model_or_index: Any) -> tuple[Any, Index | None]:
@@ -78,7 +79,12 @@ class Search:
         source = self.index.projection if self.index is not None else self.model.Meta.projection
         self.available = source["available"]
         self.key = key
-        key_columns = _check_key_condition(self.model, self.index, key) if mode == "query" else set()
+        if mode == "query":
+            _check_key_condition(self.model, self.index, key)
+            # DynamoDB refuses a filter on any key attribute of the queried table or index
+            key_columns = {c for c in _key_columns(self.model, self.index) if c is not None}
+        else:
+            key_columns = set()
         if filter is not None and not isinstance(filter, Condition):
             raise InvalidSearch(f"filter must be a condition, not {filter!r}")
         self.filter = filter
@@ -112,9 +118,12 @@ class Search:
             if mode != "scan":
                 raise InvalidSearch("parallel is only for scans")
             if (not isinstance(parallel, tuple) or len(parallel) != 2 or
-                    not all(isinstance(p, int) for p in parallel) or not 0 <= parallel[0] < parallel[1]):
+                    not all(type(p) is int for p in parallel) or not 0 <= parallel[0] < parallel[1]):
                 raise InvalidSearch(f"parallel must be (segment, total_segments) with 0 <= segment < total, "
                                     f"not {parallel!r}")
+            if parallel[1] > MAX_SEGMENTS:
+                raise InvalidSearch(f"a parallel scan has at most {MAX_SEGMENTS:,} segments (DynamoDB's limit), "
+                                    f"not {parallel[1]:,}")
         self.parallel = parallel
         self.request = self._render()
 
@@ -125,8 +134,8 @@ class Search:
     def _render(self) -> dict:
         renderer = ConditionRenderer(self.engine)
         if self.mode == "query":
-            renderer.condition_expression("KeyConditionExpression", self.key)
-        renderer.condition_expression("FilterExpression", self.filter)
+            renderer.condition_expression("KeyConditionExpression", self.key, model=self.model)
+        renderer.condition_expression("FilterExpression", self.filter, model=self.model)
         request: dict[str, Any] = {"TableName": self.engine._compute_table_name(self.model),
                                    "ConsistentRead": self.consistent}
         if self.projected is None:

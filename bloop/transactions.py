@@ -109,7 +109,7 @@ class PreparedTransaction:
                                 "Key": dump_key(obj, renderer.context)}
         if kind == "load":
             return {"Get": body}
-        renderer.condition_expression("ConditionExpression", condition)
+        renderer.condition_expression("ConditionExpression", condition, model=type(obj))
         if kind == "save":
             renderer.update_expression(dump_changes(obj, renderer.context))
             if "UpdateExpression" not in renderer.expressions:

@@ -10,8 +10,9 @@ import collections.abc
 import datetime
 import decimal
 import numbers
+import reprlib
 import uuid
-from typing import Any, Callable, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from .actions import Action, ActionType, wrap
 from .exceptions import InvalidModel, UnknownType
@@ -28,12 +29,16 @@ UTC = datetime.timezone.utc
 EPOCH = datetime.datetime(1970, 1, 1, tzinfo=UTC)
 ONE_SECOND = datetime.timedelta(seconds=1)
 
-# DynamoDB numbers: 38 digits of precision; anything that would round is refused instead of silently
-# changing the value (0.1 as a float is not 0.1).
+# DynamoDB numbers: 38 significant digits, magnitudes 1E-130 .. 9.99...9E+125 (Emin/Emax bound the
+# adjusted exponent). A value that would change is refused (0.1 as a float is not 0.1; 1E-131 would
+# become 0); Rounded alone is not trapped, because dropping trailing zeros (a loaded 126-digit
+# 999...000) keeps the value.
 DYNAMODB_CONTEXT = decimal.Context(
-    Emin=-128, Emax=126, prec=38,
-    traps=[decimal.Clamped, decimal.Overflow, decimal.Inexact, decimal.Rounded, decimal.Underflow],
+    Emin=-130, Emax=125, prec=38,
+    traps=[decimal.Overflow, decimal.Inexact, decimal.Underflow, decimal.Subnormal, decimal.InvalidOperation],
 )
+# DynamoDB's nested attribute depth: lists and maps inside one attribute, at most 32 levels.
+MAX_DEPTH = 32
 
 _MAX_EXACT_INT = 10 ** 38
 COMPARISONS = frozenset({"==", "!=", "<", "<=", ">", ">="})
@@ -43,11 +48,11 @@ SUPPORTED_OPERATIONS: dict[str, frozenset] = {
     "N": COMPARISONS | {"between", "in"},
     "B": COMPARISONS | {"begins_with", "between", "contains", "in"},
     "BOOL": frozenset({"==", "!=", "in"}),
-    "SS": frozenset({"==", "!=", "contains"}),
-    "NS": frozenset({"==", "!=", "contains"}),
-    "BS": frozenset({"==", "!=", "contains"}),
-    "L": frozenset({"==", "!=", "contains"}),
-    "M": frozenset({"==", "!=", "contains"}),
+    "SS": frozenset({"==", "!=", "contains", "in"}),
+    "NS": frozenset({"==", "!=", "contains", "in"}),
+    "BS": frozenset({"==", "!=", "contains", "in"}),
+    "L": frozenset({"==", "!=", "contains", "in"}),
+    "M": frozenset({"==", "!=", "contains", "in"}),
 }
 
 
@@ -63,6 +68,48 @@ def canonical_number(number: decimal.Decimal) -> str:
     if isinstance(exponent, int) and -40 <= exponent <= 40:
         return format(normal, "f")
     return str(normal)
+
+
+def check_text(value: Any, what: str = "String") -> str:
+    """``value`` if it is a str DynamoDB can store (valid UTF-8), else a TypeError/ValueError saying why."""
+    if type(value) is not str and not isinstance(value, str):
+        raise TypeError(f"{what} expects a str, got {type(value).__name__} {short_repr(value)}")
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as error:
+            raise ValueError(f"{what} can't store {short_repr(value)}: {error.reason} at index {error.start} "
+                             "(a lone surrogate is not valid Unicode; fix the text's decoding)") from None
+    return value
+
+
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxother = 3, 60, 60
+
+
+def short_repr(value: Any) -> str:
+    """repr cut to a readable size (and depth), for error messages about values of any size."""
+    return _REPR.repr(value)
+
+
+def nesting_depth(typedef: Any) -> int:
+    """How many levels of typed lists and maps ``typedef`` declares (counting stops past MAX_DEPTH)."""
+    deepest = 0
+    stack = [(typedef, 0)]
+    while stack:
+        current, depth = stack.pop()
+        if isinstance(current, (List, Map)):
+            depth += 1
+            deepest = max(deepest, depth)
+            if depth > MAX_DEPTH:
+                break
+            inner = [current.inner_typedef] if isinstance(current, List) else list(current.types.values())
+            stack.extend((t, depth) for t in inner)
+    return deepest
+
+
+def _too_deep(what: str) -> ValueError:
+    return ValueError(f"{what} nests lists and maps more than {MAX_DEPTH} levels deep, DynamoDB's limit")
 
 
 class Type(Generic[T]):
@@ -111,17 +158,24 @@ class String(Type[str]):
     backing_type = "S"
 
     def dynamo_dump(self, value, *, context=None, **kwargs):
-        return value if value else None
+        if value is None:
+            return None
+        return check_text(value) or None
 
     def dynamo_load(self, value, *, context=None, **kwargs):
         return value if value is not None else ""
 
 
 class UUID(String):
-    python_type = uuid.UUID
+    python_type = uuid.UUID  # type: ignore[assignment]
 
     def dynamo_dump(self, value, *, context=None, **kwargs):
-        return str(value) if value is not None else None
+        if value is None:
+            return None
+        if not isinstance(value, uuid.UUID):
+            raise TypeError(f"UUID expects a uuid.UUID, got {type(value).__name__} {short_repr(value)}; "
+                            "convert text with uuid.UUID(text)")
+        return str(value)
 
     def dynamo_load(self, value, *, context=None, **kwargs):
         return uuid.UUID(value) if value else None
@@ -130,11 +184,13 @@ class UUID(String):
 class DateTime(String):
     """Aware datetimes, stored as fixed-width UTC ISO 8601 so that string order is time order."""
 
-    python_type = datetime.datetime
+    python_type = datetime.datetime  # type: ignore[assignment]
 
     def dynamo_dump(self, value, *, context=None, **kwargs):
         if value is None:
             return None
+        if not isinstance(value, datetime.datetime):
+            raise TypeError(f"DateTime expects a datetime.datetime, got {type(value).__name__} {short_repr(value)}")
         if value.tzinfo is None:
             raise ValueError(
                 f"DateTime needs an aware datetime, got naive {value!r}; "
@@ -163,8 +219,13 @@ class Number(Type[decimal.Decimal]):
         if type(value) is int and -_MAX_EXACT_INT < value < _MAX_EXACT_INT:
             return str(value)  # every int of up to 38 digits is exact: skip the decimal context
         if isinstance(value, bool) or not isinstance(value, (numbers.Number, str)):
-            raise TypeError(f"Number expects a number, got {type(value).__name__} {value!r}")
-        number = self.context.create_decimal(value)
+            raise TypeError(f"Number expects a number, got {type(value).__name__} {short_repr(value)}")
+        if isinstance(value, (decimal.Decimal, float)) and (value != value or value in (_INF, -_INF)):
+            raise TypeError(f"DynamoDB can't store {value!r}: infinity and NaN are not numbers it accepts")
+        try:
+            number = self.context.create_decimal(value)
+        except decimal.DecimalException as error:
+            raise _number_error(value, error) from None
         if number.is_nan() or number.is_infinite():
             raise TypeError(f"DynamoDB can't store {value!r}: infinity and NaN are not numbers it accepts")
         return canonical_number(number)
@@ -175,13 +236,42 @@ class Number(Type[decimal.Decimal]):
         return decimal.Decimal(value)
 
 
+def _number_error(value: Any, error: decimal.DecimalException) -> decimal.DecimalException:
+    """The decimal signal bloop 3.x raised (``decimal.Inexact`` for 0.1), with a message saying what to do."""
+    try:
+        exact = decimal.Decimal(value)
+    except decimal.DecimalException:
+        return decimal.InvalidOperation(f"{short_repr(value)} is not a number")
+    if exact and exact.is_finite() and not -130 <= exact.adjusted() <= 125:
+        kind = decimal.Overflow if exact.adjusted() > 125 else decimal.Underflow
+        return kind(f"{short_repr(value)} is outside DynamoDB's number range (magnitude 1E-130 to "
+                    "9.9999999999999999999999999999999999999E+125)")
+    if isinstance(error, decimal.Inexact):
+        return decimal.Inexact(
+            f"{short_repr(value)} has more than 38 significant digits, or is a float that is not exactly the "
+            "decimal it looks like; DynamoDB keeps 38 digits and bloop won't round. Pass the decimal.Decimal "
+            "you mean (Decimal('0.1'), not 0.1)")
+    return type(error)(f"DynamoDB can't store {short_repr(value)} exactly ({type(error).__name__})")
+
+
 class Integer(Number):
-    python_type = int
+    python_type = int  # type: ignore[assignment]
 
     def dynamo_dump(self, value, *, context=None, **kwargs):
         if value is None:
             return None
-        return super().dynamo_dump(int(value), context=context, **kwargs)
+        if type(value) is not int:
+            if isinstance(value, bool) or not isinstance(value, numbers.Number):
+                raise TypeError(f"Integer expects an int, got {type(value).__name__} {short_repr(value)}")
+            if isinstance(value, numbers.Rational) and value.denominator == 1:
+                value = int(value)
+            elif isinstance(value, (float, decimal.Decimal)) and value == value and value not in (_INF, -_INF) \
+                    and value == int(value):
+                value = int(value)
+            else:
+                raise ValueError(f"Integer can't store {short_repr(value)} without truncating it; "
+                                 "round it yourself, or use a Number column")
+        return super().dynamo_dump(value, context=context, **kwargs)
 
     def dynamo_load(self, value, *, context=None, **kwargs):
         if value is None:
@@ -195,11 +285,13 @@ class Integer(Number):
 class Timestamp(Integer):
     """Aware datetimes as epoch seconds (type N): the form DynamoDB's TTL needs."""
 
-    python_type = datetime.datetime
+    python_type = datetime.datetime  # type: ignore[assignment]
 
     def dynamo_dump(self, value, *, context=None, **kwargs):
         if value is None:
             return None
+        if not isinstance(value, datetime.datetime):
+            raise TypeError(f"Timestamp expects a datetime.datetime, got {type(value).__name__} {short_repr(value)}")
         if value.tzinfo is None:
             raise ValueError(f"Timestamp needs an aware datetime, got naive {value!r}")
         # whole seconds, exactly: float timestamps round far-future microseconds up to the next second
@@ -218,11 +310,13 @@ class Binary(Type[bytes]):
     backing_type = "B"
 
     def dynamo_dump(self, value, *, context=None, **kwargs):
-        if not value:
+        if value is None:
             return None
         if isinstance(value, str):
             raise TypeError("Binary expects bytes, got str; encode it first (value.encode())")
-        return bytes(value)
+        if not isinstance(value, (bytes, bytearray, memoryview)):
+            raise TypeError(f"Binary expects bytes, got {type(value).__name__} {short_repr(value)}")
+        return bytes(value) or None
 
     def dynamo_load(self, value, *, context=None, **kwargs):
         if value is None:
@@ -237,7 +331,12 @@ class Boolean(Type[bool]):
     backing_type = "BOOL"
 
     def dynamo_dump(self, value, *, context=None, **kwargs):
-        return None if value is None else bool(value)
+        if value is None:
+            return None
+        if not isinstance(value, bool):
+            raise TypeError(f"Boolean expects True or False, got {type(value).__name__} {short_repr(value)}; "
+                            "convert it with bool() if that is what you mean")
+        return value
 
     def dynamo_load(self, value, *, context=None, **kwargs):
         return None if value is None else bool(value)
@@ -249,6 +348,31 @@ def _instance(typedef: Any, owner: str) -> Type:
     if not isinstance(typedef, Type):
         raise TypeError(f"{owner} expected a bloop Type (class or instance), got {typedef!r}")
     return typedef
+
+
+_INF = decimal.Decimal("Infinity")
+_REMOVE_ACTION = Action(ActionType.Remove, None)
+
+
+def check_index(key: Any) -> int:
+    """A list index in a document path: a non-negative int (True is an int to python, not to DynamoDB)."""
+    if type(key) is not int or key < 0:
+        raise InvalidModel(f"list paths take a non-negative int index, not {key!r}")
+    return key
+
+
+def _list_hole(typedef: Any, index: int, item: Any) -> str:
+    what = "None" if item is None else f"the empty value {item!r}"
+    return (f"{typedef!r} holds {what} at index {index}; DynamoDB can't store it there and dropping it would "
+            "shift every later index. Remove it from the list, or use a non-empty value")
+
+
+def _check_map_keys(typedef: Any, value: Any) -> None:
+    types = typedef.types
+    for key in value:
+        if key not in types:
+            raise ValueError(f"{typedef!r} has no key {key!r}; declared keys are {sorted(types)}. "
+                             "Declare it in the Map, or use DynamicMap for free-form keys")
 
 
 def _reject_nested_action(value: Any) -> Any:
@@ -271,12 +395,25 @@ class Set(Type[set]):
         self.backing_type = self.inner_typedef.backing_type + "S"  # type: ignore[misc]
 
     def dynamo_dump(self, value, *, context=None, **kwargs):
+        if value is None:
+            return None
+        if not isinstance(value, collections.abc.Set):
+            raise TypeError(f"{self!r} expects a set, got {type(value).__name__} {short_repr(value)}; "
+                            "wrap a single value in braces: {value}")
         if not value:
             return None
         dump = self.inner_typedef.dynamo_dump
-        dumped = [dump(_reject_nested_action(item), context=context, **kwargs) for item in value]
-        dumped = [item for item in dumped if item is not None]
-        return dumped or None
+        dumped = []
+        for item in value:
+            item = _reject_nested_action(item)
+            wire = None if item is None else dump(item, context=context, **kwargs)
+            if wire is None:
+                raise ValueError(f"{self!r} can't hold the empty value {item!r}; remove it from the set")
+            dumped.append(wire)
+        if len(dumped) > 1 and len(set(dumped)) != len(dumped):
+            raise ValueError(f"{self!r} holds values that are stored alike ({short_repr(value)}); "
+                             "remove the duplicates")
+        return dumped
 
     def dynamo_load(self, value, *, context=None, **kwargs):
         if value is None:
@@ -298,20 +435,29 @@ class List(Type[list]):
         self.inner_typedef = _instance(typedef, "List")
 
     def __getitem__(self, key: Any) -> Type:
-        if not isinstance(key, int):
-            raise InvalidModel(f"List paths take an integer index, not {key!r}")
+        check_index(key)
         return self.inner_typedef
 
     def dynamo_dump(self, value, *, context=None, **kwargs):
+        if value is None:
+            return None
+        if not isinstance(value, (list, tuple)):
+            raise TypeError(f"{self!r} expects a list, got {type(value).__name__} {short_repr(value)}; "
+                            "wrap a single value in brackets: [value]")
         if not value:
             return None
+        depth = kwargs.pop("_depth", 0) + 1
+        if depth > MAX_DEPTH:
+            raise _too_deep(repr(self))
         dump = self.inner_typedef._dump
         out = []
-        for item in value:
-            action = dump(_reject_nested_action(item), context=context, **kwargs)
-            if action.type is not ActionType.Remove:
-                out.append(action.value)
-        return out or None
+        for index, item in enumerate(value):
+            item = _reject_nested_action(item)
+            action = _REMOVE_ACTION if item is None else dump(item, context=context, _depth=depth, **kwargs)
+            if action.type is not ActionType.Set:
+                raise ValueError(_list_hole(self, index, item))
+            out.append(action.value)
+        return out
 
     def dynamo_load(self, value, *, context=None, **kwargs):
         if value is None:
@@ -339,14 +485,22 @@ class Map(Type[dict]):
             raise InvalidModel(f"Map has no key {key!r}; declared keys are {sorted(self.types)}") from None
 
     def dynamo_dump(self, value, *, context=None, **kwargs):
+        if value is None:
+            return None
+        if not isinstance(value, collections.abc.Mapping):
+            raise TypeError(f"{self!r} expects a dict, got {type(value).__name__} {short_repr(value)}")
         if not value:
             return None
+        _check_map_keys(self, value)
+        depth = kwargs.pop("_depth", 0) + 1
+        if depth > MAX_DEPTH:
+            raise _too_deep(repr(self))
         out = {}
         for key, typedef in self.types.items():
-            item = value.get(key)
+            item = _reject_nested_action(value.get(key))
             if item is None:
                 continue
-            action = typedef._dump(_reject_nested_action(item), context=context, **kwargs)
+            action = typedef._dump(item, context=context, _depth=depth, **kwargs)
             if action.type is not ActionType.Remove:
                 out[key] = action.value
         return out or None
@@ -363,19 +517,21 @@ class Map(Type[dict]):
 class DynamicType(Type[Any]):
     """Any wire value; the python type of each value picks its DynamoDB type."""
 
-    backing_type = None
+    backing_type: ClassVar[str | None] = None
 
     def supports_operation(self, operation: str) -> bool:
         return True
 
     def __getitem__(self, key: Any) -> Type:
+        if not isinstance(key, str):
+            check_index(key)
         return DYNAMIC
 
     def _dump(self, value: Any, **kwargs: Any) -> Action:
         action = wrap(value)
         if action.type is ActionType.Remove:
             return action
-        dumped = dump_dynamic(action.value)
+        dumped = dump_dynamic(action.value, kwargs.get("_depth", 0))
         if dumped is None:
             return Action(ActionType.Remove, None)
         return Action(action.type, dumped)
@@ -384,51 +540,81 @@ class DynamicType(Type[Any]):
         return None if value is None else load_dynamic(value)
 
     def dynamo_dump(self, value, *, context=None, **kwargs):
-        return dump_dynamic(value)
+        return dump_dynamic(value, kwargs.get("_depth", 0))
 
     def dynamo_load(self, value, *, context=None, **kwargs):
         return None if value is None else load_dynamic(value)
 
 
 DYNAMIC = DynamicType()
+_STRING, _BINARY, _NUMBER = String(), Binary(), Number()
 
 
-def dump_dynamic(value: Any) -> dict | None:
-    """Pick the wire type from the python type; empty strings, sets, lists and dicts are not stored."""
+def _set_kind(item: Any) -> str:
+    if isinstance(item, str):
+        return "SS"
+    if isinstance(item, (bytes, bytearray)):
+        return "BS"
+    if isinstance(item, numbers.Number) and not isinstance(item, bool):
+        return "NS"
+    raise TypeError(f"dynamic sets hold str, bytes or numbers, not {type(item).__name__} {short_repr(item)}")
+
+
+def dump_dynamic(value: Any, depth: int = 0) -> dict | None:
+    """Pick the wire type from the python type; empty strings, sets, lists and dicts are not stored.
+
+    ``depth`` counts the lists and maps around ``value``. Values python has but DynamoDB doesn't
+    (datetimes, UUIDs, tuples of mixed sets) raise rather than being stored as something that loads
+    back different.
+    """
     if value is None:
         return None
     if isinstance(value, bool):
         return {"BOOL": value}
     if isinstance(value, str):
-        return {"S": value} if value else None
+        return {"S": check_text(value)} if value else None
     if isinstance(value, (bytes, bytearray)):
         return {"B": bytes(value)} if value else None
     if isinstance(value, numbers.Number):
-        return {"N": Number().dynamo_dump(value)}
+        return {"N": _NUMBER.dynamo_dump(value)}
     if isinstance(value, collections.abc.Mapping):
+        if not value:
+            return None
+        if depth >= MAX_DEPTH:
+            raise _too_deep("a dynamic value")
         out = {}
         for key, item in value.items():
-            dumped = dump_dynamic(_reject_nested_action(item))
+            if not isinstance(key, str) or not key:
+                raise TypeError(f"dynamic map keys are non-empty str, not {key!r}")
+            check_text(key, "a map key")
+            dumped = dump_dynamic(_reject_nested_action(item), depth + 1)
             if dumped is not None:
                 out[key] = dumped
         return {"M": out} if out else None
     if isinstance(value, collections.abc.Set):
         if not value:
             return None
-        first = next(iter(value))
-        if isinstance(first, str):
-            return {"SS": [str(v) for v in value]}
-        if isinstance(first, (bytes, bytearray)):
-            return {"BS": [bytes(v) for v in value]}
-        if isinstance(first, numbers.Number) and not isinstance(first, bool):
-            return {"NS": [Number().dynamo_dump(v) for v in value]}
-        raise TypeError(f"Dynamic sets hold str, bytes or numbers, not {type(first).__name__}")
+        kinds = {_set_kind(item) for item in value}
+        if len(kinds) > 1:
+            raise TypeError(f"a dynamic set must hold one kind of value (str, bytes or numbers), not a mix: "
+                            f"{short_repr(value)}")
+        (kind,) = kinds
+        inner = _STRING if kind == "SS" else _BINARY if kind == "BS" else _NUMBER
+        return {kind: Set(inner).dynamo_dump(value)}
     if isinstance(value, (list, tuple)):
-        out_list = [d for d in (dump_dynamic(_reject_nested_action(v)) for v in value) if d is not None]
-        return {"L": out_list} if out_list else None
-    if isinstance(value, (datetime.datetime, uuid.UUID)):
-        return {"S": str(value)}
-    raise TypeError(f"can't pick a DynamoDB type for {type(value).__name__} {value!r}")
+        if not value:
+            return None
+        if depth >= MAX_DEPTH:
+            raise _too_deep("a dynamic value")
+        out_list = []
+        for index, item in enumerate(value):
+            dumped = dump_dynamic(_reject_nested_action(item), depth + 1)
+            if dumped is None:
+                raise ValueError(_list_hole("a dynamic list", index, item))
+            out_list.append(dumped)
+        return {"L": out_list}
+    raise TypeError(f"can't pick a DynamoDB type for {type(value).__name__} {short_repr(value)}; dynamic values are "
+                    "str, bytes, bool, numbers, dicts, lists and sets (convert datetimes and UUIDs to str)")
 
 
 def load_dynamic(value: dict) -> Any:
@@ -461,7 +647,7 @@ class DynamicList(DynamicType):
     def _dump(self, value: Any, **kwargs: Any) -> Action:
         action = wrap(value)
         if action.type is not ActionType.Remove and not isinstance(action.value, (list, tuple)):
-            raise TypeError(f"DynamicList expects a list, got {type(action.value).__name__}")
+            raise TypeError(f"DynamicList expects a list, got {type(action.value).__name__} {short_repr(action.value)}")
         return super()._dump(value, **kwargs)
 
     def _load(self, value: Any, **kwargs: Any) -> Any:
@@ -478,7 +664,7 @@ class DynamicMap(DynamicType):
     def _dump(self, value: Any, **kwargs: Any) -> Action:
         action = wrap(value)
         if action.type is not ActionType.Remove and not isinstance(action.value, collections.abc.Mapping):
-            raise TypeError(f"DynamicMap expects a dict, got {type(action.value).__name__}")
+            raise TypeError(f"DynamicMap expects a dict, got {type(action.value).__name__} {short_repr(action.value)}")
         return super()._dump(value, **kwargs)
 
     def _load(self, value: Any, **kwargs: Any) -> Any:
@@ -486,198 +672,3 @@ class DynamicMap(DynamicType):
 
     def dynamo_load(self, value, *, context=None, **kwargs):
         return {} if value is None else {k: load_dynamic(v) for k, v in value.items()}
-
-
-Loader = Callable[[Any, Any], Any]
-
-
-def compile_loader(typedef: Type) -> Loader:
-    """A ``loader(wire_value_or_None, context)`` for unpacking hot paths.
-
-    Built-in types whose loading isn't overridden get a specialised function (no keyword arguments, no
-    ``_load`` -> ``dynamo_load`` double call); anything else goes through ``_load`` so custom types keep
-    bloop's contract.
-    """
-    cls = type(typedef)
-    if cls._load is Type._load:
-        load = cls.dynamo_load
-        fast = _FAST_LOADERS.get(load)
-        if fast is not None:
-            return fast
-        if load is List.dynamo_load:
-            return _list_loader(compile_loader(typedef.inner_typedef))  # type: ignore[attr-defined]
-        if load is Map.dynamo_load:
-            return _map_loader({k: compile_loader(t) for k, t in typedef.types.items()})  # type: ignore[attr-defined]
-        if load is Set.dynamo_load:
-            return _set_loader(typedef)  # type: ignore[arg-type]
-    slow = typedef._load
-    return lambda value, context: slow(value, context=context)
-
-
-Dumper = Callable[[Any, Any], Any]
-
-
-def compile_dumper(typedef: Type) -> Dumper:
-    """A ``dumper(python_value, context) -> {tag: wire} | None`` for values that are not Actions.
-
-    None means "nothing to store" (a REMOVE at the top level). Built-in types whose dumping isn't
-    overridden get a specialised function; anything else goes through ``_dump``.
-    """
-    cls = type(typedef)
-    if cls._dump is Type._dump:
-        dump = cls.dynamo_dump
-        if dump is String.dynamo_dump:
-            return lambda value, context: {"S": value} if value else None
-        if dump is Integer.dynamo_dump or dump is Number.dynamo_dump:
-            bound_number = typedef.dynamo_dump
-
-            def number(value: Any, context: Any) -> Any:
-                if type(value) is int and -_MAX_EXACT_INT < value < _MAX_EXACT_INT:
-                    return {"N": str(value)}
-                wire = bound_number(value, context=context)
-                return None if wire is None else {"N": wire}
-            return number
-        if dump is Boolean.dynamo_dump:
-            return lambda value, context: None if value is None else {"BOOL": bool(value)}
-        if dump is List.dynamo_dump:
-            return _list_dumper(compile_dumper(typedef.inner_typedef))  # type: ignore[attr-defined]
-        if dump is Map.dynamo_dump:
-            return _map_dumper({k: compile_dumper(t) for k, t in typedef.types.items()})  # type: ignore[attr-defined]
-        if dump is Set.dynamo_dump and type(typedef.inner_typedef).dynamo_dump is String.dynamo_dump:  # type: ignore
-            def string_set(value: Any, context: Any) -> Any:
-                if not value:
-                    return None
-                if any(isinstance(item, Action) for item in value):
-                    wire = typedef.dynamo_dump(value, context=context)  # raises for nested ADD/DELETE
-                    return None if wire is None else {"SS": wire}
-                strings = [item for item in value if item]
-                return {"SS": strings} if strings else None
-            return string_set
-        tag, bound = typedef.backing_type, typedef.dynamo_dump
-
-        def tagged(value: Any, context: Any) -> Any:
-            wire = bound(value, context=context)
-            return None if wire is None else {tag: wire}
-        return tagged
-    slow = typedef._dump
-
-    def through_actions(value: Any, context: Any) -> Any:
-        action = slow(value, context=context)
-        return action.value if action.type is ActionType.Set else None
-    return through_actions
-
-
-def _list_dumper(inner: Dumper) -> Dumper:
-    def dump(value: Any, context: Any) -> Any:
-        if not value:
-            return None
-        out = []
-        for item in value:
-            if isinstance(item, Action):
-                item = _reject_nested_action(item)
-            if item is not None:
-                wire = inner(item, context)
-                if wire is not None:
-                    out.append(wire)
-        return {"L": out} if out else None
-    return dump
-
-
-def _map_dumper(inners: dict[str, Dumper]) -> Dumper:
-    rows = list(inners.items())
-
-    def dump(value: Any, context: Any) -> Any:
-        if not value:
-            return None
-        out = {}
-        get = value.get
-        for key, inner in rows:
-            item = get(key)
-            if isinstance(item, Action):
-                item = _reject_nested_action(item)
-            if item is not None:
-                wire = inner(item, context)
-                if wire is not None:
-                    out[key] = wire
-        return {"M": out} if out else None
-    return dump
-
-
-def _list_loader(inner: Loader) -> Loader:
-    def load(value: Any, context: Any) -> Any:
-        return [] if value is None else [inner(item, context) for item in value["L"]]
-    return load
-
-
-def _map_loader(inners: dict[str, Loader]) -> Loader:
-    rows = list(inners.items())
-
-    def load(value: Any, context: Any) -> Any:
-        get = {}.get if value is None else value["M"].get
-        return {key: inner(get(key), context) for key, inner in rows}
-    return load
-
-
-def _set_loader(typedef: Set) -> Loader:
-    tag = typedef.backing_type
-    inner = typedef.inner_typedef
-    inner_load = type(inner).dynamo_load
-    if inner_load is String.dynamo_load:
-        return lambda value, context: set() if value is None else set(value[tag])
-    if inner_load is Number.dynamo_load:
-        return lambda value, context: set() if value is None else set(map(decimal.Decimal, value[tag]))
-    slow = inner.dynamo_load
-    return lambda value, context: set() if value is None else {slow(item, context=context) for item in value[tag]}
-
-
-def _load_string(value: Any, context: Any) -> Any:
-    return "" if value is None else value["S"]
-
-
-def _load_number(value: Any, context: Any) -> Any:
-    return None if value is None else decimal.Decimal(value["N"])
-
-
-def _load_integer(value: Any, context: Any) -> Any:
-    if value is None:
-        return None
-    wire = value["N"]
-    try:
-        return int(wire)
-    except ValueError:
-        return int(decimal.Decimal(wire))
-
-
-def _load_boolean(value: Any, context: Any) -> Any:
-    return None if value is None else bool(value["BOOL"])
-
-
-def _load_binary(value: Any, context: Any) -> Any:
-    if value is None:
-        return b""
-    wire = value["B"]
-    return base64.b64decode(wire) if isinstance(wire, str) else bytes(wire)
-
-
-def _load_datetime(value: Any, context: Any) -> Any:
-    return datetime.datetime.fromisoformat(value["S"]) if value else None
-
-
-def _load_timestamp(value: Any, context: Any) -> Any:
-    return None if value is None else datetime.datetime.fromtimestamp(int(value["N"]), tz=UTC)
-
-
-def _load_uuid(value: Any, context: Any) -> Any:
-    return uuid.UUID(value["S"]) if value else None
-
-
-_FAST_LOADERS: dict[Any, Loader] = {
-    String.dynamo_load: _load_string,
-    Number.dynamo_load: _load_number,
-    Integer.dynamo_load: _load_integer,
-    Boolean.dynamo_load: _load_boolean,
-    Binary.dynamo_load: _load_binary,
-    DateTime.dynamo_load: _load_datetime,
-    Timestamp.dynamo_load: _load_timestamp,
-    UUID.dynamo_load: _load_uuid,
-}

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from decimal import Decimal
 from typing import Any, Iterable, Iterator
 
 
@@ -9,6 +10,7 @@ class Sentinel:
     """A named singleton used where None is a legitimate value."""
 
     _instances: dict[str, Sentinel] = {}
+    name: str
 
     def __new__(cls, name: str) -> Sentinel:
         if name not in cls._instances:
@@ -39,7 +41,7 @@ missing = Sentinel("missing")
 def walk_subclasses(root: type) -> Iterator[type]:
     """Yield every subclass of ``root`` once, depth first, skipping ``root`` itself."""
     seen = set()
-    stack = list(reversed(root.__subclasses__()))
+    stack: list[type] = list(reversed(root.__subclasses__()))
     while stack:
         cls = stack.pop()
         if cls in seen:
@@ -53,13 +55,18 @@ def key_identity(key: dict) -> tuple:
     """Hashable identity of a wire key, for matching read items back to what was asked for.
 
     Names with their (tag, value), so keys whose hash and range values are swapped differ (bloop bug
-    B10). Numbers compare as text: bloop sends DynamoDB's canonical text (types.canonical_number),
-    which is what DynamoDB answers with. This runs twice per loaded object, so it stays lean.
+    B10). Numbers compare by value: bloop sends ``1E+50`` where DynamoDB answers with fifty zeros, and
+    ``Decimal`` equality and hashing are numeric. This runs twice per loaded object, so it stays lean.
     """
-    parts = [(name, tag, inner) for name, value in key.items() for tag, inner in value.items()]
+    parts = [(name, tag, Decimal(inner) if tag == "N" else inner)
+             for name, value in key.items() for tag, inner in value.items()]
     if len(parts) > 1:
-        parts.sort()
+        parts.sort(key=_first)
     return tuple(parts)
+
+
+def _first(part: tuple) -> str:
+    return part[0]
 
 
 def backoff(timeout: float, first: float, cap: float) -> Iterator[float]:

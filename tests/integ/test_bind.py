@@ -1,10 +1,20 @@
 """bind: creation, waiting with backoff, validation, per-engine state (bloop bugs B7, B13, B16)."""
 import pytest
 
-from bloop import BaseModel, Column, Integer, String, TableMismatch, Timestamp, before_create_table
+from bloop import (
+    BaseModel,
+    Column,
+    GlobalSecondaryIndex,
+    Integer,
+    String,
+    TableMismatch,
+    Timestamp,
+    before_create_table,
+)
 from bloop.exceptions import InvalidModel, InvalidStream, InvalidTemplate, TableSetupTimeout
 from bloop.session import RetryPolicy
 
+from .calls import counting_requests
 from .models import User
 
 
@@ -128,8 +138,10 @@ def test_bind_rejects_non_models_and_templates():
         engine.bind(object)
 
 
-def test_skip_table_setup_makes_no_calls_and_has_no_stream(engine):
-    engine.bind(User, skip_table_setup=True)
+def test_skip_table_setup_makes_no_calls_and_has_no_stream(engine, dynamodb, dynamodbstreams):
+    with counting_requests(dynamodb, dynamodbstreams) as sent:
+        engine.bind(User, skip_table_setup=True)
+    assert sent == []
     with pytest.raises(InvalidStream, match="skip_table_setup"):
         engine.stream_arn(User)
 
@@ -191,3 +203,68 @@ def test_bind_timeout_names_the_part_not_live(bloop_local, engine_factory):
     with pytest.raises(TableSetupTimeout) as excinfo:
         engine.bind(Expiring)
     assert excinfo.value.parts == ["TTL is ENABLING"]
+
+
+# ------------------------------------------------------------ an existing table that differs is named
+def model(name, body=None, **meta):
+    """A model on the table "Existing" with a String hash key ``id``, plus ``body`` and Meta options."""
+    attrs = {"id": Column(String, hash_key=True), **(body or {})}
+    attrs["Meta"] = type("Meta", (), {"table_name": "Existing", **meta})
+    return type(name, (BaseModel,), attrs)
+
+
+def gsi(projection="keys"):
+    return GlobalSecondaryIndex(projection=projection, hash_key="email")
+
+
+@pytest.mark.parametrize("table, wanted, message", [
+    ({}, {"id": Column(Integer, hash_key=True)}, "table key 'id' has type S, the model expects N"),
+    ({}, {"r": Column(String, range_key=True)}, "table key schema is"),
+    ({"email": Column(String)}, {"email": Column(String), "by_email": gsi()}, "GSI 'by_email' is missing"),
+    ({"email": Column(String), "by_email": gsi("keys")}, {"email": Column(String), "by_email": gsi("all")},
+     "GSI 'by_email' projects KEYS_ONLY, the model expects ALL"),
+    ({"email": Column(String), "a": Column(String), "by_email": gsi(["a"])},
+     {"email": Column(String), "a": Column(String), "b": Column(String), "by_email": gsi(["a", "b"])},
+     r"GSI 'by_email' does not project \['b'\]"),
+    ({"email": Column(String), "by_email": gsi()}, {"email": Column(Integer), "by_email": gsi()},
+     "GSI 'by_email' key 'email' has type S, the model expects N"),
+])
+def test_an_existing_table_with_other_keys_or_indexes_is_named(engine, table, wanted, message):
+    engine.bind(model("Table", table))
+    with pytest.raises(TableMismatch, match=message):
+        engine.bind(model("Wanted", wanted))
+
+
+@pytest.mark.parametrize("table_meta, wanted_meta, message", [
+    ({}, {"ttl": {"column": "expires"}}, "TTL is DISABLED on None, the model expects it on 'expires'"),
+    ({}, {"backups": {"enabled": True}}, "point-in-time recovery is DISABLED, the model expects ENABLED"),
+    ({"billing": {"mode": "on_demand"}}, {"billing": {"mode": "provisioned"}},
+     "billing mode is PAY_PER_REQUEST, the model expects PROVISIONED"),
+    ({}, {"billing": {"mode": "on_demand"}}, "billing mode is PROVISIONED, the model expects PAY_PER_REQUEST"),
+    ({}, {"encryption": {"enabled": True}}, "encryption is DISABLED, the model expects it enabled"),
+    ({"read_units": 1, "write_units": 1}, {"read_units": 5}, "ReadCapacityUnits is 1, the model expects 5"),
+    ({"read_units": 1, "write_units": 1}, {"write_units": 3}, "WriteCapacityUnits is 1, the model expects 3"),
+])
+def test_an_existing_table_with_other_settings_is_named(engine, table_meta, wanted_meta, message):
+    body = {"expires": Column(Timestamp)}
+    engine.bind(model("Table", body, **table_meta))
+    with pytest.raises(TableMismatch, match=message):
+        engine.bind(model("Wanted", body, **wanted_meta))
+
+
+@pytest.mark.parametrize("table_name", ["bad name!", "x" * 300])
+def test_an_invalid_table_name_is_refused_before_any_call(engine, dynamodb, dynamodbstreams, table_name):
+    Bad = model("Bad")
+    Bad.Meta.table_name = table_name
+    with counting_requests(dynamodb, dynamodbstreams) as sent:
+        with pytest.raises(InvalidModel, match="not a valid DynamoDB name"):
+            engine.bind(Bad)
+    assert sent == []
+
+
+def test_a_template_that_makes_an_invalid_name_is_refused_before_any_call(engine_factory, dynamodb):
+    engine = engine_factory(table_name_template=lambda model: model.__name__)
+    with counting_requests(dynamodb) as sent:
+        with pytest.raises(InvalidModel, match="'M' is not a valid DynamoDB name"):
+            engine.bind(type("M", (BaseModel,), {"id": Column(String, hash_key=True)}))
+    assert sent == []

@@ -94,3 +94,93 @@ def test_update_expression_clause_order():
         expression = expression.replace(ref, repr(value))
     assert expression == "ADD count {'N': '1'} DELETE tags {'SS': ['x']} SET data={'M': {'name': {'S': 'n'}}}"
     assert render(None, obj=other, update=True)["UpdateExpression"] == "REMOVE #n0"
+
+
+# ------------------------------------------------------------------------ bloop 3.x compatibility
+@pytest.mark.parametrize("column, empty", [(Doc.id, ""), (Doc.tags, set()), (Doc.data, {}),
+                                           (Doc.data["items"], [])])
+def test_comparing_with_an_empty_value_means_absent(column, empty):
+    """bloop's snapshot pattern: a missing column loads as its empty value, and == that value renders absence."""
+    assert rendered(column == empty)["ConditionExpression"].startswith("(attribute_not_exists(#n0")
+    assert rendered(column != empty)["ConditionExpression"].startswith("(attribute_exists(#n0")
+    assert "ExpressionAttributeValues" not in rendered(column == empty)
+
+
+def test_ordering_against_an_empty_value_still_raises():
+    with pytest.raises(InvalidCondition, match="empty"):
+        rendered(Doc.id > "")
+
+
+def test_in_on_list_set_and_map_columns():
+    out = rendered(Doc.tags.in_({"a"}, {"b", "c"}))
+    assert out["ConditionExpression"] == "(#n0 IN (:v0, :v1))"
+    assert out["ExpressionAttributeValues"][":v0"] == {"SS": ["a"]}
+    out = rendered(Doc.data["items"].in_([1, 2]))  # one argument is one list value, as in bloop
+    assert out["ExpressionAttributeValues"] == {":v0": {"L": [{"N": "1"}, {"N": "2"}]}}
+    assert rendered(Doc.data.in_({"name": "x"}))["ExpressionAttributeValues"] == {
+        ":v0": {"M": {"name": {"S": "x"}}}}
+
+
+# --------------------------------------------------------------------------- refused before any call
+class Other(BaseModel):
+    id = Column(String, hash_key=True)
+    count = Column(Number)
+
+
+def test_a_column_of_another_model_is_refused():
+    from bloop.conditions import ConditionRenderer
+    renderer = ConditionRenderer()
+    with pytest.raises(InvalidCondition, match=r"Other\.count.*not a column of Doc"):
+        renderer.condition_expression("ConditionExpression", Other.count == 1, model=Doc)
+    with pytest.raises(InvalidCondition, match="not a column of Doc"):
+        renderer.condition_expression("ConditionExpression", Doc.count == Other.count, model=Doc)
+    renderer.condition_expression("ConditionExpression", Doc.count == 1, model=Doc)
+
+
+def test_an_inherited_column_of_a_base_model_is_accepted():
+    from bloop.conditions import ConditionRenderer
+
+    class Base(BaseModel):
+        class Meta:
+            abstract = True
+        id = Column(String, hash_key=True)
+        n = Column(Number)
+
+    class Child(Base):
+        pass
+
+    ConditionRenderer().condition_expression("ConditionExpression", Base.n == 1, model=Child)
+    with pytest.raises(InvalidCondition):
+        ConditionRenderer().condition_expression("ConditionExpression", Child.n == 1, model=Other)
+
+
+@pytest.mark.parametrize("condition", [
+    lambda: Doc.id == 5, lambda: Doc.count == "seven", lambda: Doc.tags.contains(3),
+    lambda: Doc.data["name"].begins_with(b"x"), lambda: Doc.id.in_("a", 1), lambda: Doc.count.between(1, "nine"),
+])
+def test_a_wrong_typed_operand_raises_invalid_condition(condition):
+    with pytest.raises(InvalidCondition, match="can't compare"):
+        rendered(condition())
+
+
+@pytest.mark.parametrize("index", [True, False, -1, 1.0, "0"])
+def test_a_list_index_must_be_a_non_negative_int(index):
+    with pytest.raises(InvalidCondition, match="non-negative int"):
+        Doc.data["items"][index]
+
+
+@pytest.mark.parametrize("lower, upper, column", [(5, 1, Doc.count), ("b", "a", Doc.id),
+                                                   ("\u00e9", "z", Doc.id)])
+def test_reversed_between_bounds_raise(lower, upper, column):
+    # "é" is after "z" in UTF-8 byte order, which is DynamoDB's order for strings
+    with pytest.raises(InvalidCondition, match="reversed"):
+        rendered(column.between(lower, upper))
+    rendered(column.between(upper, lower))
+
+
+def test_an_expression_over_4_kb_is_refused():
+    condition = Condition()
+    for i in range(300):
+        condition &= Doc.count != i
+    with pytest.raises(InvalidCondition, match="4096"):
+        rendered(condition)

@@ -158,7 +158,9 @@ def test_eq_without_hash_gets_a_hash():
         def __eq__(self, other):
             return self.id == other.id
 
-    assert hash(Model(id="a")) is not None
+    one, same = Model(id="a"), Model(id="a")
+    assert one == same and hash(one) != hash(same)  # identity hash, as in bloop
+    assert {one: 1}[one] == 1
 
 
 def test_local_none_hides_inherited_column():
@@ -192,3 +194,82 @@ def test_meta_init_builds_loaded_objects():
 
     obj = unpack_from_dynamodb(attrs={"id": {"S": "a"}}, model=Custom)
     assert made == [1] and obj.id == "a" and obj.name == ""
+
+
+# ------------------------------------------------------------------ declarations checked against DynamoDB
+def meta(**options):
+    return type("Meta", (), options)
+
+
+def lsi(n):
+    return LocalSecondaryIndex(projection="keys", range_key=f"c{n}")
+
+
+@pytest.mark.parametrize("body, message", [
+    ({"Meta": meta(tablename="x")}, "Meta.tablename is not a Meta option; did you mean 'table_name'"),
+    ({"Meta": meta(streams={"include": ["new"]})}, "did you mean 'stream'"),
+    ({"Meta": meta(read_capacity=1)}, "The options are abstract, table_name"),
+    ({"i": GlobalSecondaryIndex(projection="all", hash_key="r", dynamo_name="bad name!")}, "not a valid DynamoDB"),
+    ({"i": GlobalSecondaryIndex(projection="all", hash_key="r", dynamo_name="x" * 256)}, "3 to 255 characters"),
+    ({"ix": GlobalSecondaryIndex(projection="all", hash_key="r")}, "'ix' is not a valid"),
+    ({**{f"c{n}": Column(String) for n in range(6)}, **{f"lsi{n}": lsi(n) for n in range(6)}},
+     "6 LocalSecondaryIndexes; DynamoDB allows 5"),
+    ({**{f"c{n}": Column(String) for n in range(101)},
+      "by_r": GlobalSecondaryIndex(projection=[f"c{n}" for n in range(60)], hash_key="r"),
+      "by_r2": GlobalSecondaryIndex(projection=[f"c{n}" for n in range(41)], hash_key="r")},
+     "project 101 non-key attributes"),
+    ({"long": Column(String, dynamo_name="y" * 256),
+      "by_long": GlobalSecondaryIndex(projection="keys", hash_key="long")}, "over 255 bytes"),
+])
+def test_declarations_dynamodb_would_reject(body, message):
+    with pytest.raises(InvalidModel, match=message):
+        type("Broken", (BaseModel,), {"id": Column(String, hash_key=True), "r": Column(String, range_key=True),
+                                      **body})
+
+
+def test_declarations_at_dynamodbs_limits_are_accepted():
+    body = {**{f"c{n}": Column(String) for n in range(100)}, **{f"lsi{n}": lsi(n) for n in range(5)},
+            "by_r": GlobalSecondaryIndex(projection=[f"c{n}" for n in range(100)], hash_key="r",
+                                         dynamo_name="a.b-c_" + "d" * 249)}
+    Model = type("Fine", (BaseModel,), {"id": Column(String, hash_key=True), "r": Column(String, range_key=True),
+                                        "Meta": meta(table_name="x" * 255), **body})
+    assert len(Model.Meta.lsis) == 5
+
+
+def test_invalid_stream_is_an_invalid_stream_and_an_invalid_model():
+    from bloop.exceptions import InvalidStream
+    for include in (["keys", "new"], ["everything"], None):
+        with pytest.raises(InvalidStream) as raised:
+            type("Broken", (BaseModel,), {"id": Column(String, hash_key=True),
+                                          "Meta": meta(stream={"include": include})})
+        assert isinstance(raised.value, InvalidModel)
+
+
+# ------------------------------------------------------------------------ bloop 3.x compatibility
+def test_a_subclass_replaces_an_inherited_column_with_the_same_dynamo_name():
+    class Parent(BaseModel):
+        id = Column(String, hash_key=True)
+        old = Column(String, dynamo_name="shared")
+        by_old = GlobalSecondaryIndex(projection="keys", hash_key="old", dynamo_name="by_shared")
+
+    class Replaced(Parent):
+        new = Column(Integer, dynamo_name="shared")
+        by_new = GlobalSecondaryIndex(projection="all", hash_key="new", dynamo_name="by_shared")
+
+    assert Replaced.Meta.columns_by_dynamo_name["shared"] is Replaced.new
+    assert "old" not in Replaced.Meta.columns_by_name
+    assert {i.name for i in Replaced.Meta.indexes} == {"by_new"}
+    assert Parent.Meta.columns_by_dynamo_name["shared"] is Parent.old  # the parent is untouched
+
+
+def test_a_model_inheriting_eq_from_a_mixin_stays_hashable():
+    class EqualById:
+        def __eq__(self, other):
+            return type(other) is type(self) and self.id == other.id
+
+    class Model(EqualById, BaseModel):
+        id = Column(String, hash_key=True)
+
+    one, same = Model(id="a"), Model(id="a")
+    assert one == same
+    assert len({one, same}) == 2  # identity hash, as in bloop

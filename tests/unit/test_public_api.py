@@ -46,7 +46,7 @@ def test_value_errors_are_value_errors():
     from bloop import exceptions
     for name in ["InvalidModel", "InvalidStream", "InvalidSearch", "InvalidCondition", "InvalidPosition",
                  "InvalidTemplate", "InvalidShardIterator", "MissingKey"]:
-        assert issubclass(getattr(exceptions, name), (ValueError, exceptions.BloopException))
+        assert issubclass(getattr(exceptions, name), ValueError)
         assert issubclass(getattr(exceptions, name), exceptions.BloopException)
 
 

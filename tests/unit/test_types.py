@@ -138,7 +138,9 @@ def test_nan_and_wrong_type_raise():
     with pytest.raises(TypeError):
         Number()._dump(decimal.Decimal("NaN"), context={})
     with pytest.raises(TypeError):
-        Number()._dump("not a number" and object(), context={})
+        Number()._dump(object(), context={})
+    with pytest.raises(decimal.InvalidOperation, match="not a number"):
+        Number()._dump("not a number", context={})
     with pytest.raises(TypeError, match="encode"):
         Binary()._dump("text", context={})
 
@@ -204,3 +206,161 @@ def test_uuid_string_form():
 def test_numbers_are_sent_in_dynamodbs_canonical_text(value, wire):
     # DynamoDB answers with this text, so a key or a verified value read back compares equal
     assert Number()._dump(value, context={}).value == {"N": wire}
+
+
+# ------------------------------------------------------------------ values are checked, never reshaped
+@pytest.mark.parametrize("typedef, value", [
+    (List(String), "abc"),            # a str is iterable: it must not become ["a", "b", "c"]
+    (Set(String), "abc"),
+    (Set(Integer), [1, 2]),           # a list is not a set (duplicates would be dropped)
+    (UUID(), "not-a-uuid"),
+    (UUID(), str(uuid.UUID(int=1))),  # text loads back as text's UUID, not the str saved
+    (String(), 5),
+    (String(), b"x"),
+    (Binary(), 5),                    # bytes(5) would be five zero bytes
+    (Boolean(), "false"),             # bool("false") is True
+    (Boolean(), 1),
+    (Integer(), 1.5),                 # int(1.5) would truncate
+    (Integer(), True),
+    (Integer(), "3"),
+    (Number(), True),
+    (DateTime(), "2020-01-01"),
+    (Timestamp(), 1577836800),
+    (Map(a=Integer), {"a": 1, "b": 2}),  # an undeclared key would be dropped
+    (Map(a=Integer), [("a", 1)]),
+    (DynamicMap(), {"when": datetime.datetime(2020, 1, 1, tzinfo=UTC)}),  # would load back as a str
+    (DynamicMap(), {1: "x"}),
+    (DynamicList(), {"a": 1}),
+])
+def test_wrong_type_raises_instead_of_reshaping(typedef, value):
+    with pytest.raises((TypeError, ValueError)):
+        typedef._dump(value, context={})
+
+
+def test_lone_surrogate_raises_value_error():
+    for typedef, value in [(String(), "a\ud800b"), (Set(String), {"ok", "\udfff"}), (DynamicMap(), {"k": "\ud800"}),
+                           (DynamicMap(), {"\ud800": "v"}), (List(String), ["\ud800"])]:
+        with pytest.raises(ValueError, match="surrogate"):
+            typedef._dump(value, context={})
+
+
+@pytest.mark.parametrize("typedef, value", [
+    (List(Integer), [1, None, 2]),
+    (List(String), ["a", "", "b"]),
+    (List(Map(a=Integer)), [{"a": 1}, {}]),
+    (DynamicList(), [1, None]),
+    (DynamicMap(), {"l": ["x", ""]}),
+])
+def test_none_or_empty_inside_a_list_raises_naming_the_index(typedef, value):
+    with pytest.raises(ValueError, match="at index 1"):
+        typedef._dump(value, context={})
+
+
+def test_empty_value_inside_a_set_raises():
+    with pytest.raises(ValueError, match="empty"):
+        Set(String)._dump({"a", ""}, context={})
+    with pytest.raises(ValueError, match="empty"):
+        Set(Binary)._dump({b"a", b""}, context={})
+
+
+@pytest.mark.parametrize("value", [{"a", 1}, {1, "a"}, {b"x", "x"}, {"x", b"x"}, {1, b"x"}])
+def test_mixed_dynamic_set_raises_in_any_order(value):
+    with pytest.raises(TypeError, match="one kind"):
+        DynamicMap()._dump({"s": value}, context={})
+
+
+def test_typed_set_with_a_foreign_element_raises():
+    with pytest.raises(TypeError):
+        Set(String)._dump({"a", 1}, context={})
+    with pytest.raises(TypeError):
+        Set(Integer)._dump({1, "a"}, context={})
+
+
+def nested(levels, leaf=1):
+    value = leaf
+    for _ in range(levels):
+        value = {"x": value}
+    return value
+
+
+def test_dynamic_nesting_is_limited_to_32_levels():
+    assert DynamicMap()._dump(nested(32), context={}).type is ActionType.Set
+    with pytest.raises(ValueError, match="32 levels"):
+        DynamicMap()._dump(nested(33), context={})
+    with pytest.raises(ValueError, match="32 levels"):  # not a RecursionError
+        DynamicMap()._dump(nested(2000), context={})
+    deep_list = 1
+    for _ in range(33):
+        deep_list = [deep_list]
+    with pytest.raises(ValueError, match="32 levels"):
+        DynamicList()._dump(deep_list, context={})
+
+
+def test_typed_nesting_counts_dynamic_values_inside():
+    typedef = List(DynamicMap)  # the list is one level, so the map may nest 31 more
+    assert typedef._dump([nested(31)], context={}).type is ActionType.Set
+    with pytest.raises(ValueError, match="32 levels"):
+        typedef._dump([nested(32)], context={})
+
+
+def test_typed_nesting_deeper_than_32_is_refused_at_declaration():
+    from bloop import Column
+    typedef = Integer
+    for _ in range(32):
+        typedef = List(typedef)
+    Column(typedef)
+    with pytest.raises(InvalidModel, match="32 levels"):
+        Column(List(typedef))
+
+
+# ------------------------------------------------------------------------------ numbers at the edges
+LARGEST = decimal.Decimal("9.9999999999999999999999999999999999999E+125")
+
+
+@pytest.mark.parametrize("value", [decimal.Decimal("1E-130"), -decimal.Decimal("1E-130"), LARGEST,
+                                   LARGEST.copy_negate(), decimal.Decimal("1E+50"), 10 ** 50,
+                                   decimal.Decimal("0E+200")])
+def test_numbers_at_the_edges_of_dynamodbs_range_are_stored(value):
+    assert round_trip(Number(), value) == value
+
+
+@pytest.mark.parametrize("value, error", [
+    (decimal.Decimal("1E+126"), decimal.Overflow), (-decimal.Decimal("1E+126"), decimal.Overflow),
+    (decimal.Decimal("1E-131"), decimal.Underflow), (decimal.Decimal("1.5E-140"), decimal.Underflow),
+    (10 ** 126, decimal.Overflow), (decimal.Decimal("1" * 39), decimal.Inexact),
+    (decimal.Decimal("1." + "1" * 38), decimal.Inexact),
+])
+def test_numbers_outside_dynamodbs_range_or_precision_raise(value, error):
+    with pytest.raises(error, match="range|38"):
+        Number()._dump(value, context={})
+
+
+def test_a_loaded_126_digit_number_saves_again():
+    """DynamoDB answers 9.99...E+125 in plain notation: 38 digits and 88 zeros. Its trailing zeros are exact."""
+    wire = "9" * 38 + "0" * 88
+    loaded = Number()._load({"N": wire}, context={})
+    assert Number()._dump(loaded, context={}).value == {"N": "9.9999999999999999999999999999999999999E+125"}
+    assert Integer()._dump(int(wire), context={}).value == {"N": "9.9999999999999999999999999999999999999E+125"}
+
+
+def test_keys_match_by_numeric_value():
+    from bloop.util import key_identity
+    sent = {"id": {"S": "a"}, "r": {"N": "1E+50"}}
+    answered = {"r": {"N": "1" + "0" * 50}, "id": {"S": "a"}}
+    assert key_identity(sent) == key_identity(answered)
+    assert hash(key_identity(sent)) == hash(key_identity(answered))
+    assert key_identity({"r": {"N": "1"}}) != key_identity({"r": {"S": "1"}})
+    assert key_identity({"r": {"N": "1"}}) != key_identity({"r": {"N": "2"}})
+
+
+def test_number_errors_become_invalid_value_naming_model_and_column():
+    from bloop import BaseModel, Column
+    from bloop.exceptions import InvalidValue
+    from bloop.models import dump_item
+
+    class Edge(BaseModel):
+        id = Column(String, hash_key=True)
+        n = Column(Number)
+
+    with pytest.raises(InvalidValue, match=r"Edge\.n .*outside DynamoDB's number range"):
+        dump_item(Edge(id="x", n=decimal.Decimal("1E+126")))
