@@ -486,24 +486,37 @@ class Engine:
     # --------------------------------------------------------------------------------------- reads
     def load(self, *objs: Any, consistent: bool = False) -> None:
         """Fill the objects from their items (BatchGetItem, 100 keys a call); raises MissingObjects."""
-        objs = self._unique(objs)
-        wanted: dict[tuple, list[Any]] = {}
-        keys = []
-        for obj in objs:
-            table_name = self._binding(type(obj)).table_name
-            key = dump_key(obj, {"engine": self})
-            wanted.setdefault((table_name, key_identity(key)), []).append(obj)
-            keys.append((table_name, key))
-        found = self.session.get_items(keys, consistent=consistent)
+        unique = self._unique(objs)
+        context = {"engine": self}
+        # one identity per key; objects sharing a key (rare) wait in ``more``
+        wanted: dict[tuple, dict] = {}
+        first: dict[tuple, Any] = {}
+        more: dict[tuple, list[Any]] = {}
+        bound = self._bound
+        for obj in unique:
+            key = dump_key(obj, context)
+            identity = (bound[type(obj)].table_name, key_identity(key))
+            if identity in first:
+                more.setdefault(identity, []).append(obj)
+            else:
+                first[identity] = obj
+                wanted[identity] = key
+        found = self.session.get_items_by_identity(wanted, consistent=consistent)
         loaded, missing = [], []
-        for identity, group in wanted.items():
+        for identity, obj in first.items():
             item = found.get(identity)
+            group = more.get(identity) if more else None
             if item is None:
-                missing.extend(group)
+                missing.append(obj)
+                if group:
+                    missing.extend(group)
                 continue
-            for obj in group:
-                unpack_from_dynamodb(attrs=item, expected=type(obj).Meta.columns, obj=obj, engine=self)
-                loaded.append(obj)
+            unpack_from_dynamodb(attrs=item, obj=obj, engine=self, context=context)
+            loaded.append(obj)
+            if group:
+                for other in group:
+                    unpack_from_dynamodb(attrs=item, obj=other, engine=self, context=context)
+                    loaded.append(other)
         self._after_load(loaded)
         if missing:
             raise MissingObjects(f"{len(missing)} object(s) were not found", objects=missing)

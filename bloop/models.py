@@ -30,7 +30,9 @@ __all__ = [
 
 T = TypeVar("T")
 
-_MARKED = "_bloop_marked"  # per-instance set of column names changed since the last load/save
+_MARKED = "_bloop_marked"
+_object_modified = signals.object_modified
+_object_loaded = signals.object_loaded  # per-instance set of column names changed since the last load/save
 STREAM_VIEWS = {
     frozenset({"keys"}): "KEYS_ONLY",
     frozenset({"new"}): "NEW_IMAGE",
@@ -45,6 +47,15 @@ def marked(obj: Any) -> set:
     if found is None:
         found = obj.__dict__[_MARKED] = set()
     return found
+
+
+def _mark(values: dict, name: str) -> None:
+    """Mark ``name`` changed in an object's ``__dict__`` (what :func:`marked` reads)."""
+    found = values.get(_MARKED)
+    if found is None:
+        values[_MARKED] = {name}
+    else:
+        found.add(name)
 
 
 def clear_marks(obj: Any, names: Iterable[str] | None = None) -> None:
@@ -133,14 +144,18 @@ class Column(ComparisonMixin, declare.Declare[T], Generic[T]):
             raise AttributeError(f"{type(obj).__name__!r} object has no attribute {self.name!r}") from None
 
     def __set__(self, obj: Any, value: Any) -> None:
-        obj.__dict__[self.name] = value
-        marked(obj).add(self.name)
-        signals.object_modified.send(self, obj=obj, column=self, value=value)
+        values = obj.__dict__
+        values[self.name] = value
+        _mark(values, self.name)
+        if _object_modified.receivers:  # nobody listening is the common case: skip building the call
+            _object_modified.send(self, obj=obj, column=self, value=value)
 
     def __delete__(self, obj: Any) -> None:
-        obj.__dict__.pop(self.name, None)
-        marked(obj).add(self.name)
-        signals.object_modified.send(self, obj=obj, column=self, value=None)
+        values = obj.__dict__
+        values.pop(self.name, None)
+        _mark(values, self.name)
+        if _object_modified.receivers:
+            _object_modified.send(self, obj=obj, column=self, value=None)
 
     def __copy__(self) -> Column[T]:
         clone = self.__class__.__new__(self.__class__)
@@ -603,14 +618,22 @@ def refresh_model(model: Any) -> None:
 
 # ------------------------------------------------------------------------------------- dump and load
 class Compiled:
-    """Per-model precomputed (name, dynamo name, loader) rows: unpacking is a tight loop, no lookups."""
+    """Per-model precomputed rows, so that the hot paths are tight loops without lookups.
 
-    __slots__ = ("rows", "by_column", "dumpers")
+    ``rows``: (name, dynamo name, loader) per column, for unpacking; ``key_rows``: (name, dynamo name,
+    dumper, column) for the hash then the range key; ``defaults``: (name, column) for the columns that
+    declare a default, the only ones ``__init__`` has to look at besides the given values.
+    """
+
+    __slots__ = ("rows", "by_column", "dumpers", "key_rows", "defaults")
 
     def __init__(self, meta: Any) -> None:
         self.rows = [(c.name, c.dynamo_name, compile_loader(c.typedef)) for c in meta.columns]
         self.by_column = {c: row for c, row in zip(meta.columns, self.rows)}
         self.dumpers = {c.name: compile_dumper(c.typedef) for c in meta.columns}
+        self.key_rows = [(c.name, c.dynamo_name, self.dumpers[c.name], c)
+                         for c in (meta.hash_key, meta.range_key) if c is not None]
+        self.defaults = [(c.name, c) for c in meta.columns if c.default is not missing]
 
 
 def compiled(meta: Any) -> Compiled:
@@ -663,8 +686,8 @@ def unpack_from_dynamodb(*, attrs: dict, expected: Iterable[Column] | None = Non
         if isinstance(error, BloopException):
             raise
         raise load_error(meta, attrs, context, error) from error
-    if engine is not None:
-        signals.object_loaded.send(engine, engine=engine, obj=obj)
+    if engine is not None and _object_loaded.receivers:
+        _object_loaded.send(engine, engine=engine, obj=obj)
     return obj
 
 
@@ -691,17 +714,26 @@ def _dump(column: Column, value: Any, context: Any, dumper: Any = None) -> Actio
 
 
 def dump_key(obj: Any, context: Any = None) -> dict[str, Any]:
-    """The wire key of ``obj``; raises MissingKey naming the column when a key has no value."""
-    meta = type(obj).Meta
+    """The wire key of ``obj`` (hash key first); raises MissingKey naming the column when a key has no value."""
+    values = obj.__dict__
     key = {}
-    for column in meta.keys:
-        value = obj.__dict__.get(column.name)
-        action = _dump(column, value, context) if value is not None else None
-        if action is None or action.type is not SET:
+    for name, dynamo_name, dumper, column in compiled(type(obj).Meta).key_rows:
+        value = values.get(name)
+        wire = None
+        if value is not None:
+            if isinstance(value, Action):
+                action = _dump(column, value, context)
+                wire = action.value if action.type is SET else None
+            else:
+                try:
+                    wire = dumper(value, context)
+                except (TypeError, ValueError, ArithmeticError):
+                    wire = _dump(column, value, context).value  # raises InvalidValue naming the column
+        if wire is None:
             raise MissingKey(
-                f"{type(obj).__name__}.{column.name} is a key column and has no value; "
+                f"{type(obj).__name__}.{name} is a key column and has no value; "
                 f"set it before saving, loading or deleting ({obj!r})")
-        key[column.dynamo_name] = action.value
+        key[dynamo_name] = wire
     return key
 
 
@@ -772,12 +804,18 @@ class BaseModel:
         abstract = True
 
     def __init__(self, **attrs: Any) -> None:
-        for column in type(self).Meta.columns:
-            value = attrs.get(column.name, missing)
-            if value is missing:
+        # the given values, then defaults for the (few) columns that declare one and weren't given;
+        # names that are not columns are ignored, as in bloop
+        meta = type(self).Meta
+        by_name = meta.columns_by_name
+        for name, value in attrs.items():
+            if value is not missing and name in by_name:
+                setattr(self, name, value)
+        for name, column in compiled(meta).defaults:
+            if attrs.get(name, missing) is missing:
                 value = column.default_value()
-            if value is not missing:
-                setattr(self, column.name, value)
+                if value is not missing:
+                    setattr(self, name, value)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

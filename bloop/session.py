@@ -8,7 +8,7 @@ from __future__ import annotations
 import random
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from botocore.exceptions import ClientError, ParamValidationError
 
@@ -144,26 +144,33 @@ class SessionWrapper:
         UnprocessedKeys are re-requested with backoff until the retry bound.
         """
         loaded: dict[str, list[dict]] = {table: [] for table in items}
-        pending = [(table, spec, key) for table, spec in items.items() for key in spec["Keys"]]
+        pending = [(table, key) for table, spec in items.items() for key in spec["Keys"]]
         for chunk in chunked(pending, BATCH_GET_ITEM_CHUNK_SIZE):
             request: dict[str, dict] = {}
-            for table, spec, key in chunk:
-                entry = request.setdefault(table, {k: v for k, v in spec.items() if k != "Keys"})
-                entry.setdefault("Keys", []).append(key)
-            for attempt in range(self.retry.attempts + 1):
-                response = self._dynamodb("BatchGetItem", "batch_get_item", RequestItems=request)
-                for table, found in response.get("Responses", {}).items():
-                    loaded[table].extend(found)
-                # keep the caller's options (ConsistentRead, projection) even if a reply omits them
-                request = {table: {**items[table], **spec} for table, spec in
-                           (response.get("UnprocessedKeys") or {}).items()}
-                if not request:
-                    break
-                if attempt == self.retry.attempts:
-                    raise RetryLimitExceeded("BatchGetItem left keys unprocessed after every retry",
-                                             operation="BatchGetItem", unprocessed=request)
-                self.retry.sleep(self.retry.delay(attempt))
+            for table, key in chunk:
+                entry = request.get(table)
+                if entry is None:
+                    entry = request[table] = {k: v for k, v in items[table].items() if k != "Keys"}
+                    entry["Keys"] = []
+                entry["Keys"].append(key)
+            for table, found in self._batch_get(request):
+                loaded[table].extend(found)
         return loaded
+
+    def _batch_get(self, request: dict[str, dict]) -> Iterator[tuple[str, list[dict]]]:
+        """(table, items) per table in each response to one BatchGetItem request, following UnprocessedKeys."""
+        for attempt in range(self.retry.attempts + 1):
+            response = self._dynamodb("BatchGetItem", "batch_get_item", RequestItems=request)
+            yield from response.get("Responses", {}).items()
+            # keep the caller's options (ConsistentRead, projection) even if a reply omits them
+            request = {table: {**request[table], **spec} for table, spec in
+                       (response.get("UnprocessedKeys") or {}).items()}
+            if not request:
+                return
+            if attempt == self.retry.attempts:
+                raise RetryLimitExceeded("BatchGetItem left keys unprocessed after every retry",
+                                         operation="BatchGetItem", unprocessed=request)
+            self.retry.sleep(self.retry.delay(attempt))
 
     def get_items(self, keys: Iterable[tuple[str, dict]], consistent: bool = False,
                   options: dict[str, dict] | None = None) -> dict[tuple, dict]:
@@ -172,26 +179,47 @@ class SessionWrapper:
         A key asked twice is read once; a key with no item is absent from the result. ``options``
         adds request options per table (e.g. a ProjectionExpression, which must include the keys).
         """
-        request: dict[str, dict] = {}
-        seen = set()
+        wanted: dict[tuple, dict] = {}
         for table_name, key in keys:
             identity = (table_name, key_identity(key))
-            if identity in seen:
-                continue
-            seen.add(identity)
+            if identity not in wanted:
+                wanted[identity] = key
+        return self.get_items_by_identity(wanted, consistent, options)
+
+    def get_items_by_identity(self, wanted: dict[tuple, dict], consistent: bool = False,
+                              options: dict[str, dict] | None = None) -> dict[tuple, dict]:
+        """:meth:`get_items` for callers that already hold ``{(table, key_identity(key)): key}``.
+
+        Each key's identity is computed once, by the caller; each BatchGetItem request is built once,
+        100 keys at a time, in the order given.
+        """
+        found: dict[tuple, dict] = {}
+        names_of: dict[str, list[str]] = {}
+        request: dict[str, dict] = {}
+        count = 0
+        for (table_name, _), key in wanted.items():
             spec = request.get(table_name)
             if spec is None:
                 spec = request[table_name] = {"Keys": [], "ConsistentRead": bool(consistent),
                                               **(options or {}).get(table_name, {})}
+                if table_name not in names_of:
+                    names_of[table_name] = list(key)
             spec["Keys"].append(key)
-        found: dict[tuple, dict] = {}
-        if not request:
-            return found
-        for table_name, items in self.load_items(request).items():
-            names = list(request[table_name]["Keys"][0])
+            count += 1
+            if count == BATCH_GET_ITEM_CHUNK_SIZE:
+                self._match(self._batch_get(request), names_of, found)
+                request, count = {}, 0
+        if request:
+            self._match(self._batch_get(request), names_of, found)
+        return found
+
+    @staticmethod
+    def _match(responses: Iterable[tuple[str, list[dict]]], names_of: dict[str, list[str]],
+               found: dict[tuple, dict]) -> None:
+        for table_name, items in responses:
+            names = names_of[table_name]
             for item in items:
                 found[(table_name, key_identity({name: item[name] for name in names}))] = item
-        return found
 
     def batch_write_items(self, request: dict) -> dict:
         """One BatchWriteItem (up to 25 requests); returns UnprocessedItems for the caller to retry."""
