@@ -14,6 +14,8 @@ What makes the comparison fair:
   ``Item(id=, rank=)`` per key inside the clock; raw batches 100 keys per BatchGetItem call, as bloop;
 * AWS is answered in-process by the canned responder (``canned.py``), so only library work is timed;
 * the garbage collector stays on (a mapper that allocates more pays for it here, as in production);
+* the clock is the process's CPU time (``canned.CLOCK``): nothing timed waits, and on a shared machine
+  wall time also counts the neighbours;
 * each figure is the minimum and the median of several interleaved runs in one process, as a ratio.
 
 ``tests/unit/test_benchmarks_run.py`` checks that both sides send the same attributes and end with the
