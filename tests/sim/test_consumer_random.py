@@ -46,14 +46,20 @@ def settings(rng):
     }
 
 
+def write_burst(consumer, rng, most, split_chance, empty_pages_chance=None):
+    """Up to ``most`` writes over 12 keys, with random splits (and a few empty pages in the middle)."""
+    sim = consumer.sim
+    for _ in range(rng.randint(0, most)):
+        consumer.write(f"k{rng.randint(0, 11)}")
+        if rng.random() < split_chance:
+            sim.split(rng.choice(sim.open_shard_ids()), rng.choice((1, 2)))
+        if empty_pages_chance is not None and rng.random() < empty_pages_chance:
+            sim.inject_empty_pages(rng.choice(sim.open_shard_ids()), count=rng.randint(1, 3))
+
+
 def one_life(consumer, rng):
     sim = consumer.sim
-    for _ in range(rng.randint(0, 25)):
-        consumer.write(f"k{rng.randint(0, 11)}")
-        if rng.random() < 0.06:
-            sim.split(rng.choice(sim.open_shard_ids()), rng.choice((1, 2)))
-        if rng.random() < 0.03:
-            sim.inject_empty_pages(rng.choice(sim.open_shard_ids()), count=rng.randint(1, 3))
+    write_burst(consumer, rng, 25, 0.06, 0.03)
     for _ in range(rng.choice((0, 0, 1, 3))):
         operation, code, options = rng.choice(SERVICE_FAULTS)
         sim.faults.schedule(operation, code, after_calls=rng.randint(0, 6), times=rng.randint(1, 4), **options)
@@ -103,10 +109,7 @@ def walk_over_trimmed_head(sim, rng):
 
 def walking_life(consumer, rng):
     sim = consumer.sim
-    for _ in range(rng.randint(0, 20)):
-        consumer.write(f"k{rng.randint(0, 11)}")
-        if rng.random() < 0.04:
-            sim.split(rng.choice(sim.open_shard_ids()), rng.choice((1, 2)))
+    write_burst(consumer, rng, 20, 0.04)
     for _ in range(rng.choice((1, 1, 2, 3))):
         walk_over_trimmed_head(sim, rng)
     crashes = CrashPlan()
