@@ -342,6 +342,11 @@ class Coordinator:
         if listing is None:
             listing = self._list()
         self._children_cache = listing.children_by_parent()
+        starts = {s["ShardId"]: _start_sequence(s) for s in listing.shards}
+        for shard in self.frontier.values():
+            start = starts.get(shard.shard_id)
+            if start is not None:
+                shard.learn_start(start)
         survivors = [s for s in orphan_roots(listing, self.frontier) if s["ShardId"] not in self._started]
         parents: set[str] = {s["ParentShardId"] for s in survivors if s.get("ParentShardId") is not None}
         vanished = parents - set(listing.parent_of) - set(self._started)

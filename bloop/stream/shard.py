@@ -102,6 +102,9 @@ class Shard:
         #: the iterator chain was issued at TRIM_HORIZON because the exact position was trimmed (or is
         #: unknown): the position stays exact, and is pinned to the chain's first record when one comes
         self.relative = False
+        #: the position is where reading was asked to start and no iterator was issued for it yet: if it
+        #: is trimmed, the oldest record left is what was asked for, not a gap
+        self.start_requested = iterator_type == "trim_horizon"
         self.pending_loss: Loss | None = None
         #: gaps found by the last fetch, for the coordinator to report
         self.losses: list[Loss] = []
@@ -185,6 +188,7 @@ class Shard:
                                                    sequence_number=None if relative else self.sequence_number)
         self.iterator_at = clock.monotonic()
         self.empty_streak = 0
+        self.start_requested = False
         self.relative = relative and self.iterator_type != "trim_horizon"
         if iterator_type == "latest":
             self.latest_issued = True
@@ -264,6 +268,8 @@ class Shard:
         ``lenient`` (the oldest record left is what was asked for), unless the gap is already being
         reported, or unless it can't hold a wanted record (a time seek to less than a day ago).
         """
+        lenient = lenient or self.start_requested
+        self.start_requested = False
         if self.iterator_type == "latest" and self.latest_issued:
             # The LATEST iterator lapsed before any record came: a new one would skip whatever was
             # written meanwhile, so re-read the shard from its start instead (at-least-once, documented).
@@ -295,6 +301,16 @@ class Shard:
             self.iterator = None
             return False
         return True
+
+    def learn_start(self, start_sequence: str) -> None:
+        """The shard's StartingSequenceNumber, found by a listing after a relative position was restored
+        (bloop 3.x tokens say "trim_horizon"): the position becomes that exact number."""
+        if self.start_sequence is not None or self.iterator_type != "trim_horizon":
+            return
+        self.start_sequence = start_sequence
+        relative = self.iterator is not None  # a chain issued at TRIM_HORIZON goes on from where it is
+        self._move("at_sequence", start_sequence, from_start=True)
+        self.relative = relative
 
     def _seek_is_younger_than_retention(self, clock: Clock) -> bool:
         """A time seek to less than a day ago: every record it wants is too young to have been trimmed."""

@@ -155,3 +155,24 @@ def test_a_time_seek_to_less_than_a_day_ago_reports_no_gap_for_records_it_would_
     # the five old records are trimmed while offline, but all were created before the time sought
     consumer, _ = seek_then_resume(114, timedelta(minutes=5), timedelta(hours=2))
     assert consumer.losses == []
+
+
+def test_a_bloop_3_token_saying_trim_horizon_becomes_exact_once_the_shard_is_listed():
+    consumer = Consumer(seed=115)
+    sim = consumer.sim
+    (shard_id,) = sim.open_shard_ids()
+    unread = trimmed_head(consumer, count=5)
+    walk_over_trimmed_head(sim, shard_id)
+    bloop_token = {"stream_arn": sim.stream_arn, "active": [shard_id],
+                   "shards": [{"shard_id": shard_id, "iterator_type": "trim_horizon"}]}
+    stream = consumer.stream(bloop_token)
+    assert next(stream) is None  # the first poll lists the shards, then walks the empty pages
+    entry = token_entry(stream.token, shard_id)
+    start = str(sim.shard(shard_id).starting_sequence)
+    assert (entry["iterator_type"], entry["sequence_number"]) == ("at_sequence", start)
+    assert consumer.losses == []  # "trim_horizon" asked for the oldest record left: its trimmed start is no gap
+    sim.clock.advance(25 * HOUR)
+    late = consumer.write_many(2, keys=1)
+    events = consumer.drain(consumer.stream(stream.token))
+    assert [e["meta"]["sequence_number"] for e in events] == [r.sequence_number for r in late]
+    assert covered(consumer, unread)
