@@ -2,27 +2,46 @@
 
 A batch save is a PutItem: it replaces the whole item with the object's columns (``engine.save`` is an
 UpdateItem of the changed columns). Conditions and ADD/DELETE actions don't exist in BatchWriteItem.
+Everything goes through the write path (:mod:`bloop.write`): every request is validated and rendered
+before the first call; this module only groups the rendered requests into calls.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from . import signals
-from .exceptions import BatchWriteIncomplete, InvalidBatch, ItemTooLarge, RetryLimitExceeded
-from .models import dump_item, dump_key, settle_after_save
+from .exceptions import BatchWriteIncomplete, BloopException
+from .extensions import Outcome, Runner
 from .session import BATCH_WRITE_ITEM_CHUNK_SIZE
-from .util import MAX_ITEM_SIZE, chunked, key_identity, wire_size
+from .util import chunked, key_identity
 
-__all__ = ["BatchWriter"]
+if TYPE_CHECKING:  # pragma: no cover
+    from .models import BaseModel
+    from .session import SessionWrapper
+    from .write import Rendered, WritePath
+
+__all__ = ["BatchWriter", "Entry"]
+
+
+class Entry(NamedTuple):
+    """One request of a batch: "put" (a batch save) or "delete", and its object."""
+
+    kind: str
+    obj: BaseModel
+
+
+class Unprocessed(BloopException):
+    """A request DynamoDB left unprocessed after every retry (per request; the batch raises one report)."""
 
 
 class BatchWriter:
     """``with engine.batch() as batch: batch.save(*objs); batch.delete(*objs)`` writes on a clean exit."""
 
-    def __init__(self, engine: Any, verify: str | None = None) -> None:
-        self.engine = engine
+    def __init__(self, writes: WritePath, session: SessionWrapper, runner: Runner, verify: str | None = None) -> None:
+        self._writes = writes
+        self._session = session
+        self._runner = runner
         self.verify = verify
-        self._entries: list[tuple[str, Any]] = []
+        self._entries: list[Entry] = []
         self._ids: set[int] = set()
 
     def __enter__(self) -> BatchWriter:
@@ -33,113 +52,77 @@ class BatchWriter:
             self.commit()
 
     def save(self, *objs: Any) -> BatchWriter:
-        return self._add("save", objs)
+        return self._add("put", objs)
 
     def delete(self, *objs: Any) -> BatchWriter:
         return self._add("delete", objs)
 
     def _add(self, kind: str, objs: tuple) -> BatchWriter:
         for obj in objs:
-            self.engine._check_object(obj)
+            self._writes.check_object(obj)
             if id(obj) in self._ids:
                 continue  # the same object twice is one request
             self._ids.add(id(obj))
-            self._entries.append((kind, obj))
+            self._entries.append(Entry(kind, obj))
         return self
-
-    def _render(self) -> list[tuple[str, Any, str, dict, tuple]]:
-        """(kind, obj, table, wire request, identity); refuses two requests for one key."""
-        rendered = []
-        owners: dict[tuple, Any] = {}
-        context = {"engine": self.engine}
-        for kind, obj in self._entries:
-            table_name = self.engine._binding(type(obj)).table_name
-            key = dump_key(obj, context)
-            identity = (table_name, key_identity(key))
-            if identity in owners:
-                raise InvalidBatch(
-                    f"{owners[identity]!r} and {obj!r} have the same key in one batch; DynamoDB rejects "
-                    "duplicate keys in a BatchWriteItem. Keep one of them (bloop does not guess which wins)")
-            owners[identity] = obj
-            if kind == "save":
-                item = dump_item(obj, context)
-                size = sum(len(name) + wire_size(value) for name, value in item.items())
-                if size > MAX_ITEM_SIZE:
-                    raise ItemTooLarge(f"{obj!r} is about {size} bytes, over DynamoDB's 400 KB item limit; "
-                                       "keep large values in S3 and store a pointer")
-                request = {"PutRequest": {"Item": item}}
-            else:
-                request = {"DeleteRequest": {"Key": key}}
-            rendered.append((kind, obj, table_name, request, identity))
-        return rendered
 
     def commit(self) -> None:
         """Send everything; raises BatchWriteIncomplete listing exactly the objects not written."""
-        from .verify import Expectation, verify_writes
+        entries, self._entries, self._ids = self._entries, [], set()
+        if not entries:
+            return
+        prepared = self._writes.prepare([(kind, obj, None) for kind, obj in entries], mode="batch",
+                                        level=self.verify)
+        self._writes.send(prepared, self._send, on_failure=_report)
 
-        objs = [obj for _, obj in self._entries]
-        kinds = ["put" if kind == "save" else "delete" for kind, _ in self._entries]
-        writes, hooks = self.engine._prepare_writes(objs, kinds)
-        rendered = self._render()  # every object validated and dumped before the first request
-        self._entries, self._ids = [], set()
-        self.engine._before_send(hooks, writes)
+    def _send(self, rendered: list[Rendered]) -> list[Outcome[Any]]:
         chunks = list(chunked(rendered, BATCH_WRITE_ITEM_CHUNK_SIZE))
-        outcomes = self.engine._run_all(self._send_chunk, chunks)
-        unprocessed: set[tuple] = set()
-        errors = []
-        for chunk, (left, error) in zip(chunks, outcomes):
-            if error is not None:
-                errors.append(error)
-                unprocessed.update(identity for *_, identity in chunk)
-            else:
-                unprocessed.update(left)
-        for write, (*_, identity) in zip(writes, rendered):
-            if identity in unprocessed:
-                write.error = errors[0] if errors else BatchWriteIncomplete("unprocessed", [write.obj])
-        for hook in hooks:
-            hook.after_send(self.engine, writes)
-        expectations = []
-        for kind, obj, table_name, request, identity in rendered:
-            if identity in unprocessed:
-                continue
-            if kind == "save":
-                settle_after_save(obj)
-                signals.object_saved.send(self.engine, engine=self.engine, obj=obj)
-                if self.verify:
-                    expectations.append(Expectation(obj, table_name, dump_key(obj), attributes=request[
-                        "PutRequest"]["Item"], whole_item=True))
-            else:
-                signals.object_deleted.send(self.engine, engine=self.engine, obj=obj)
-                if self.verify:
-                    expectations.append(Expectation(obj, table_name, request["DeleteRequest"]["Key"], deleted=True))
-        if unprocessed:
-            failed = [obj for _, obj, _, _, identity in rendered if identity in unprocessed]
-            raise BatchWriteIncomplete(
-                f"{len(failed)} of {len(rendered)} batch requests were not written after every retry; "
-                "they are listed in .objects (everything else was written)", objects=failed) from (
-                    errors[0] if errors else None)
-        verify_writes(self.engine, expectations, self.verify, self.engine.verify_timeout)
-        self.engine._verify_hooks(hooks, writes, self.verify)
+        errors: dict[int, BaseException] = {}
+        for chunk_errors in self._runner.run_all(self._send_chunk, chunks):
+            if chunk_errors.error is not None:  # _send_chunk reports per request; this is a bug guard
+                raise chunk_errors.error
+            errors.update(chunk_errors.result or {})
+        return [Outcome(None, errors.get(id(r))) for r in rendered]
 
-    def _send_chunk(self, chunk: list) -> set[tuple]:
-        """One chunk of <= 25 requests, retrying UnprocessedItems with backoff; returns what is still left."""
-        session = self.engine.session
-        pending: dict[str, list[dict]] = {}
-        for _, _, table_name, request, _ in chunk:
-            pending.setdefault(table_name, []).append(request)
+    def _send_chunk(self, chunk: list[Rendered]) -> dict[int, BaseException]:
+        """One chunk of <= 25 requests, retrying UnprocessedItems with backoff.
+
+        Returns the error of each request not written, by ``id(rendered)``: those DynamoDB still left
+        unprocessed after every retry, or, when a call raised, those not confirmed before it (the
+        requests an earlier call of this chunk processed were written).
+        """
+        session = self._session
         retry = session.retry
+        by_identity = {r.identity: r for r in chunk}
+        key_names = {r.table_name: list(r.key) for r in chunk}
+        pending: list[Rendered] = list(chunk)
         for attempt in range(retry.attempts + 1):
+            request: dict[str, list[dict]] = {}
+            for r in pending:
+                request.setdefault(r.table_name, []).append(r.request)
             try:
-                pending = session.batch_write_items(pending)
-            except RetryLimitExceeded:
-                break
+                left = session.batch_write_items(request)
+            except Exception as error:
+                return {id(r): error for r in pending}
+            # DynamoDB documents no order for UnprocessedItems: match them back by key
+            pending = []
+            for table_name, requests in left.items():
+                names = key_names[table_name]
+                for request_item in requests:
+                    body = request_item.get("PutRequest", {}).get("Item") or request_item["DeleteRequest"]["Key"]
+                    pending.append(by_identity[(table_name, key_identity({n: body[n] for n in names}))])
             if not pending:
-                return set()
+                return {}
             if attempt < retry.attempts:
                 retry.sleep(retry.delay(attempt))
-        left = set()
-        by_request = {(table_name, repr(request)): identity for _, _, table_name, request, identity in chunk}
-        for table_name, requests in pending.items():
-            for request in requests:
-                left.add(by_request[(table_name, repr(request))])
-        return left
+        unprocessed = Unprocessed("unprocessed after every retry")
+        return {id(r): unprocessed for r in pending}
+
+
+def _report(failed: list[Rendered]) -> None:
+    objects = [r.write.obj for r in failed]
+    cause = next((r.write.error for r in failed if not isinstance(r.write.error, Unprocessed)), None)
+    raise BatchWriteIncomplete(
+        f"{len(objects)} batch request(s) were not written; they are listed in .objects (everything else was "
+        "written)" + (f"; a call failed with {cause!r}" if cause is not None else " after every retry"),
+        objects=objects) from cause

@@ -203,3 +203,7 @@ class CheckpointConflict(BloopException):
 
 class InvalidValue(BloopException, ValueError, TypeError):
     """A column's value can't be stored, or a stored value loaded, with its type ("abc" in an Integer column)."""
+
+
+class ExpressionTooLarge(BloopException, ValueError):
+    """A rendered expression is over DynamoDB's 4 KB limit; raised before any request is sent."""

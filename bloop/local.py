@@ -18,6 +18,8 @@ import urllib.error
 import urllib.request
 from typing import TYPE_CHECKING, Any, Optional
 
+from ._moto_compat import apply_moto_compat
+
 if TYPE_CHECKING:  # pragma: no cover
     from bloop.engine import Engine
 
@@ -113,6 +115,7 @@ class LocalAWS:
         with self._lock:
             if self.running:
                 return self
+            apply_moto_compat()  # moto answers some requests DynamoDB accepts with HTTP 500: see bloop._moto_compat
             try:
                 from moto.server import ThreadedMotoServer
             except ImportError as exc:

@@ -30,9 +30,10 @@ __all__ = [
 
 T = TypeVar("T")
 
-_MARKED = "_bloop_marked"
+_MARKED = "_bloop_marked"  # per-instance set of column names changed since the last load/save
+_SYNCED = "_bloop_synced"  # per-instance: the (engine, table) whose item the unmarked columns match
 _object_modified = signals.object_modified
-_object_loaded = signals.object_loaded  # per-instance set of column names changed since the last load/save
+_object_loaded = signals.object_loaded
 STREAM_VIEWS = {
     frozenset({"keys"}): "KEYS_ONLY",
     frozenset({"new"}): "NEW_IMAGE",
@@ -63,6 +64,21 @@ def clear_marks(obj: Any, names: Iterable[str] | None = None) -> None:
         obj.__dict__.pop(_MARKED, None)
     else:
         marked(obj).difference_update(names)
+
+
+def synced_with(obj: Any) -> Any:
+    """Where ``obj`` was last loaded from or saved to (an opaque token from the engine), or None.
+
+    Change tracking is relative to that one table: saving the object anywhere else writes every column.
+    """
+    return obj.__dict__.get(_SYNCED)
+
+
+def set_synced(obj: Any, where: Any) -> None:
+    if where is None:
+        obj.__dict__.pop(_SYNCED, None)
+    else:
+        obj.__dict__[_SYNCED] = where
 
 
 # -------------------------------------------------------------------------------------------- columns
@@ -737,15 +753,15 @@ def dump_key(obj: Any, context: Any = None) -> dict[str, Any]:
     return key
 
 
-def dump_changes(obj: Any, context: Any = None) -> dict[Column, Action]:
-    """Dumped actions for the non-key columns changed since the last load or save."""
+def dump_changes(obj: Any, context: Any = None, names: Iterable[str] | None = None) -> dict[Column, Action]:
+    """Dumped actions for the non-key columns changed since the last load or save (or those ``names``)."""
     meta = type(obj).Meta
     changes = {}
     by_name = meta.columns_by_name
     dumpers = compiled(meta).dumpers
     keys = meta.keys
     values = obj.__dict__
-    for name in marked(obj):
+    for name in marked(obj) if names is None else names:
         column = by_name.get(name)
         if column is None or column in keys:
             continue

@@ -4,10 +4,9 @@ from __future__ import annotations
 from collections import deque
 from typing import Any, Iterator
 
-from . import signals
 from .conditions import And, BeginsWith, Between, Comparison, Condition, ConditionRenderer
 from .exceptions import ConstraintViolation, InvalidPosition, InvalidSearch
-from .models import BaseModel, Index, LocalSecondaryIndex, unpack_from_dynamodb
+from .models import BaseModel, Index, LocalSecondaryIndex
 
 __all__ = ["Search", "QueryIterator", "ScanIterator", "search_target"]
 
@@ -137,7 +136,7 @@ class Search:
         if self.mode == "query":
             renderer.condition_expression("KeyConditionExpression", self.key, model=self.model)
         renderer.condition_expression("FilterExpression", self.filter, model=self.model)
-        request: dict[str, Any] = {"TableName": self.engine._compute_table_name(self.model),
+        request: dict[str, Any] = {"TableName": self.engine.table_name(self.model),
                                    "ConsistentRead": self.consistent}
         if self.projected is None:
             request["Select"] = "COUNT"
@@ -232,17 +231,10 @@ class SearchIterator:
         return obj
 
     def _unpack_page(self, items: list[dict]) -> list[tuple[dict, Any]]:
-        """Objects for a whole page at once, so engine hooks can finish them together."""
-        engine, model, projected = self.engine, self.model, self._search.unpacked
-        context = {"engine": engine}
-        page = []
-        for item in items:
-            obj = unpack_from_dynamodb(attrs=item, expected=projected, model=model, context=context)
-            page.append(({n: item[n] for n in self._key_names if n in item}, obj))
-        engine._after_load([obj for _, obj in page])
-        for _, obj in page:
-            signals.object_loaded.send(engine, engine=engine, obj=obj)
-        return page
+        """Objects for a whole page at once, through the engine's read path (extensions finish them together)."""
+        objs = self.engine.reads.page(self.model, items, self._search.unpacked)
+        names = self._key_names
+        return [({n: item[n] for n in names if n in item}, obj) for item, obj in zip(items, objs)]
 
     def first(self) -> Any:
         self.reset()

@@ -1,19 +1,29 @@
-"""Read and write transactions (TransactGetItems / TransactWriteItems), up to 100 items each."""
+"""Read and write transactions (TransactGetItems / TransactWriteItems), up to 100 items each.
+
+Write transactions go through the write path (:mod:`bloop.write`): every item is validated and
+rendered when the transaction is prepared, within DynamoDB's limits (100 items, 4 MB), and a
+prepared transaction sends them as one TransactWriteItems. Read transactions fill their objects
+through the read path.
+"""
 from __future__ import annotations
 
 import time
 import uuid
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from . import signals
-from .conditions import ConditionRenderer, conditions_and
-from .exceptions import InvalidTransaction, MissingObjects, TransactionTokenExpired
-from .models import dump_changes, dump_key, settle_after_save, unpack_from_dynamodb
+from .exceptions import InvalidTransaction, TransactionTokenExpired
+from .extensions import Outcome
+from .limits import MAX_TRANSACTION_ITEMS
+from .models import dump_key
 from .util import key_identity
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .read import ReadPath
+    from .session import SessionWrapper
+    from .write import Prepared, Rendered, WritePath
 
 __all__ = ["ReadTransaction", "WriteTransaction", "PreparedTransaction", "MAX_TRANSACTION_ITEMS"]
 
-MAX_TRANSACTION_ITEMS = 100
 MAX_TOKEN_AGE = 9.5 * 60  # DynamoDB honours a ClientRequestToken for 10 minutes
 
 
@@ -22,8 +32,10 @@ class Transaction:
 
     mode = ""
 
-    def __init__(self, engine: Any) -> None:
-        self.engine = engine
+    def __init__(self, writes: WritePath, session: SessionWrapper, reads: ReadPath | None = None) -> None:
+        self._writes = writes
+        self._session = session
+        self._reads = reads
         self._items: list[tuple[str, Any, Any]] = []  # (kind, obj, condition)
         self._depth = 0
 
@@ -37,7 +49,7 @@ class Transaction:
             self.prepare().commit()
 
     def _add(self, kind: str, obj: Any, condition: Any = None) -> None:
-        self.engine._check_object(obj)
+        self._writes.check_object(obj)
         if len(self._items) >= MAX_TRANSACTION_ITEMS:
             raise InvalidTransaction(f"a transaction holds at most {MAX_TRANSACTION_ITEMS} items")
         self._items.append((kind, obj, condition))
@@ -45,7 +57,7 @@ class Transaction:
     def prepare(self) -> PreparedTransaction:
         if not self._items:
             raise InvalidTransaction("the transaction is empty; add items before committing")
-        return PreparedTransaction(self.engine, self.mode, list(self._items))
+        return PreparedTransaction(self._writes, self._session, self.mode, list(self._items), reads=self._reads)
 
 
 class WriteTransaction(Transaction):
@@ -78,64 +90,40 @@ class ReadTransaction(Transaction):
 class PreparedTransaction:
     """A rendered transaction with a fixed ``tx_id``; committing again within ~10 minutes is idempotent."""
 
-    def __init__(self, engine: Any, mode: str, items: list[tuple[str, Any, Any]],
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.engine = engine
+    def __init__(self, writes: WritePath, session: SessionWrapper, mode: str, items: list[tuple[str, Any, Any]],
+                 clock: Callable[[], float] = time.monotonic, reads: ReadPath | None = None) -> None:
         self.mode = mode
         self.items = items
         self.tx_id = uuid.uuid4().hex
         self.first_commit_at: float | None = None
+        self._writes = writes
+        self._session = session
+        self._reads = reads
         self._clock = clock
-        writes = [(kind, obj) for kind, obj, _ in items if kind != "load"]
-        self._writes, self._hooks = engine._prepare_writes(
-            [obj for _, obj in writes], [kind for kind, _ in writes]) if mode == "w" else ([], [])
-        extra = {id(w.obj): w for w in self._writes}
-        self._wire = [self._render(kind, obj, conditions_and(condition, extra[id(obj)].condition if id(obj) in extra
-                                                    else None))
-                      for kind, obj, condition in items]
-        seen = set()
-        for (_, obj, _), wire in zip(items, self._wire):
-            body = next(iter(wire.values()))
-            identity = (body["TableName"], key_identity(body["Key"]))
-            if identity in seen:
-                raise InvalidTransaction(f"{obj!r} appears twice in one transaction; DynamoDB allows one "
-                                         "operation per item")
-            seen.add(identity)
-
-    def _render(self, kind: str, obj: Any, condition: Any) -> dict:
-        engine = self.engine
-        renderer = ConditionRenderer(engine)
-        body: dict[str, Any] = {"TableName": engine._compute_table_name(type(obj)),
-                                "Key": dump_key(obj, renderer.context)}
-        if kind == "load":
-            return {"Get": body}
-        renderer.condition_expression("ConditionExpression", condition, model=type(obj))
-        if kind == "save":
-            renderer.update_expression(dump_changes(obj, renderer.context))
-            if "UpdateExpression" not in renderer.expressions:
-                raise InvalidTransaction(
-                    f"{obj!r} has no changed columns to save in a transaction; set a column, or use "
-                    "check(obj, condition) to assert on it")
-        elif kind == "check" and "ConditionExpression" not in renderer.expressions:
-            raise InvalidTransaction(f"check({obj!r}) needs a non-empty condition")
-        body.update(renderer.output)
-        return {{"save": "Update", "delete": "Delete", "check": "ConditionCheck"}[kind]: body}
+        self._prepared: Prepared | None = None
+        self._wire: list[dict] = []
+        if mode == "w":
+            self._prepared = writes.prepare(items, mode="transaction")
+            self._wire = [r.request for r in self._prepared.rendered]
+        else:
+            seen = set()
+            for _, obj, _ in items:
+                table_name = writes.table_name(type(obj))
+                key = dump_key(obj, {"engine": writes.engine})
+                identity = (table_name, key_identity(key))
+                if identity in seen:
+                    raise InvalidTransaction(f"{obj!r} appears twice in one transaction; DynamoDB allows one "
+                                             "operation per item")
+                seen.add(identity)
+                self._wire.append({"Get": {"TableName": table_name, "Key": key}})
 
     def commit(self) -> PreparedTransaction:
-        engine = self.engine
         if self.mode == "r":
-            response = engine.session.transaction_read(self._wire)
-            missing, loaded = [], []
-            for (_, obj, _), entry in zip(self.items, response.get("Responses", [])):
-                item = entry.get("Item")
-                if item is None:
-                    missing.append(obj)
-                else:
-                    unpack_from_dynamodb(attrs=item, expected=type(obj).Meta.columns, obj=obj, engine=engine)
-                    loaded.append(obj)
-            engine._after_load(loaded)
-            if missing:
-                raise MissingObjects("some objects were not found in the read transaction", objects=missing)
+            response = self._session.transaction_read(self._wire)
+            entries = response.get("Responses", [])
+            assert self._reads is not None
+            self._reads.transaction([obj for _, obj, _ in self.items],
+                                    [entry.get("Item") for entry in entries])
             return self
         now = self._clock()
         if self.first_commit_at is None:
@@ -144,23 +132,14 @@ class PreparedTransaction:
             raise TransactionTokenExpired(
                 "this prepared transaction was first committed over 9.5 minutes ago; DynamoDB no longer "
                 "treats a retry as the same request. prepare() a new one")
-        writes = self._writes
-        for write in writes:
-            write.error = None  # a commit after a failed one starts clean
-        engine._before_send(self._hooks, writes)
-        try:
-            engine.session.transaction_write(self._wire, self.tx_id)
-        except BaseException as error:
-            for write in writes:
-                write.error = error
-            raise
-        finally:
-            for hook in self._hooks:
-                hook.after_send(engine, writes)
-        for kind, obj, _ in self.items:
-            if kind == "save":
-                settle_after_save(obj)
-                signals.object_saved.send(engine, engine=engine, obj=obj)
-            elif kind == "delete":
-                signals.object_deleted.send(engine, engine=engine, obj=obj)
+        assert self._prepared is not None
+        self._writes.send(self._prepared, self._send)
         return self
+
+    def _send(self, rendered: list[Rendered]) -> list[Outcome[Any]]:
+        """One TransactWriteItems: all items succeed or all fail with the same error."""
+        try:
+            self._session.transaction_write([r.request for r in rendered], self.tx_id)
+        except Exception as error:
+            return [Outcome(None, error)] * len(rendered)
+        return [Outcome(None, None)] * len(rendered)

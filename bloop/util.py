@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 from decimal import Decimal
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterator
 
 
 class Sentinel:
@@ -85,56 +85,3 @@ def backoff(timeout: float, first: float, cap: float) -> Iterator[float]:
 def chunked(items: list, size: int) -> Iterator[list]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
-
-
-MAX_ITEM_SIZE = 400 * 1024
-
-
-def _text_size(text: str) -> int:
-    """UTF-8 length, which is what DynamoDB counts."""
-    return len(text) if text.isascii() else len(text.encode("utf-8"))
-
-
-def wire_size(value: Any) -> int:
-    """Approximate bytes DynamoDB counts for one wire value ({tag: value}), per its item-size rules."""
-    for tag, inner in value.items():
-        if tag == "S":
-            return _text_size(inner)
-        if tag == "N":
-            return len(inner) // 2 + 2
-        if tag == "B":
-            return len(inner)
-        if tag == "M":
-            return 3 + sum(1 + _text_size(k) + wire_size(v) for k, v in inner.items())
-        if tag == "L":
-            return 3 + sum(1 + wire_size(v) for v in inner)
-        if tag == "SS":
-            return sum(_text_size(v) for v in inner)
-        if tag == "BS":
-            return sum(len(v) for v in inner)
-        if tag == "NS":
-            return sum(len(v) // 2 + 2 for v in inner)
-        return 1
-    return 0
-
-
-def attributes_size(attributes: Iterable[tuple[str, Any]]) -> int:
-    """Approximate size of (name, wire value) pairs; None values count nothing."""
-    size = 0
-    for name, value in attributes:
-        if value is not None:
-            size += len(name) + scalar_first_size(value)
-    return size
-
-
-def scalar_first_size(value: dict) -> int:
-    """:func:`wire_size` with the common scalar tags checked inline (it runs for every saved column)."""
-    for tag, inner in value.items():
-        if tag == "S":
-            return len(inner) if inner.isascii() else len(inner.encode("utf-8"))
-        if tag == "N":
-            return len(inner) // 2 + 2
-        if tag == "B":
-            return len(inner)
-        return wire_size(value)
-    return 0

@@ -13,11 +13,14 @@ A failed verification never undoes or repeats the write.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .exceptions import InvalidVerification, VerificationFailed, VerificationTimeout
 from .models import GlobalSecondaryIndex
 from .util import backoff, key_identity
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .session import SessionWrapper
 
 __all__ = ["LEVELS", "Expectation", "check_level", "verify_writes"]
 
@@ -53,9 +56,9 @@ def _describe(obj: Any) -> str:
     return repr(obj)
 
 
-def read_back(engine: Any, expectations: list[Expectation]) -> dict[tuple, dict]:
+def read_back(session: SessionWrapper, expectations: list[Expectation]) -> dict[tuple, dict]:
     """Consistent reads of every expected item (100 keys per BatchGetItem), by identity; absent: missing."""
-    return engine.session.get_items(((e.table_name, e.key) for e in expectations), consistent=True)
+    return session.get_items(((e.table_name, e.key) for e in expectations), consistent=True)
 
 
 def _item_problem(expectation: Expectation, item: dict | None) -> str | None:
@@ -115,7 +118,7 @@ def _index_checks(expectation: Expectation, item: dict | None) -> list[IndexChec
     return checks
 
 
-def _run_check(engine: Any, check: IndexCheck) -> bool:
+def _run_check(session: SessionWrapper, check: IndexCheck) -> bool:
     expectation = check.expectation
     names, values, conditions = {}, {}, []
     for i, (name, value) in enumerate(sorted(check.index_key.items())):
@@ -128,7 +131,7 @@ def _run_check(engine: Any, check: IndexCheck) -> bool:
     }
     match = None
     while True:
-        response = engine.session.query_items(request)
+        response = session.query_items(request)
         for item in response.get("Items", []):
             if all(item.get(k) == v for k, v in expectation.key.items()):
                 match = item
@@ -147,12 +150,12 @@ def _run_check(engine: Any, check: IndexCheck) -> bool:
     return seen == check.projected
 
 
-def verify_writes(engine: Any, expectations: list[Expectation], level: str | None,
+def verify_writes(session: SessionWrapper, expectations: list[Expectation], level: str | None,
                   deadline: float = DEFAULT_DEADLINE) -> dict[tuple, dict]:
     """Check the writes; returns the read-back items by identity (used to fill ``sync="new"``)."""
     if level is None or not expectations:
         return {}
-    items = read_back(engine, expectations)
+    items = read_back(session, expectations)
     failures = []
     for expectation in expectations:
         problem = _item_problem(expectation, items.get(expectation.identity))
@@ -165,14 +168,14 @@ def verify_writes(engine: Any, expectations: list[Expectation], level: str | Non
     if level == "indexes":
         pending = [c for e in expectations for c in _index_checks(e, items.get(e.identity))
                    if isinstance(c.index, GlobalSecondaryIndex)]
-        _poll(engine, pending, deadline)
+        _poll(session, pending, deadline)
     return items
 
 
-def _poll(engine: Any, pending: list[IndexCheck], deadline: float) -> None:
+def _poll(session: SessionWrapper, pending: list[IndexCheck], deadline: float) -> None:
     delays = backoff(deadline, first=0.02, cap=1.0)
     while pending:
-        pending = [check for check in pending if not _run_check(engine, check)]
+        pending = [check for check in pending if not _run_check(session, check)]
         if not pending:
             return
         delay = next(delays, None)
@@ -181,4 +184,4 @@ def _poll(engine: Any, pending: list[IndexCheck], deadline: float) -> None:
             raise VerificationTimeout(
                 f"{len(failures)} index entr(y/ies) not realized after {deadline}s: " + "; ".join(failures[:10]),
                 failures=failures)
-        engine.session.retry.sleep(delay)
+        session.retry.sleep(delay)

@@ -228,7 +228,7 @@ class LambdaStreamHandler:
                 # a model the engine already bound (perhaps with table setup) keeps that binding
                 if self._bind and not engine.is_bound(self.model):
                     engine.bind(self.model, skip_table_setup=self._skip_table_setup)
-                table_name = engine._compute_table_name(self.model)
+                table_name = engine.table_name(self.model)
                 self._ready = (engine, EventBuilder(self.model, engine), table_name)
             return self._ready
 
@@ -257,7 +257,7 @@ class LambdaStreamHandler:
             self._check_sources(records, table_name)
         token = _context.set(context)
         try:
-            failed = self._handle_batch(records, builder, context)
+            failed = self._handle_batch(records, engine, builder, context)
         finally:
             _context.reset(token)
         response: dict | None = None
@@ -268,7 +268,7 @@ class LambdaStreamHandler:
             response = dict(response or {}, state=event.get("state") or {})
         return response
 
-    def _handle_batch(self, records: list, builder: EventBuilder, context: Any) -> str | None:
+    def _handle_batch(self, records: list, engine: Any, builder: EventBuilder, context: Any) -> str | None:
         """Handle records in order; the sequence number of the first one not handled, or None."""
         remaining = getattr(context, "get_remaining_time_in_millis", None)
         for index, record in enumerate(records):
@@ -284,7 +284,7 @@ class LambdaStreamHandler:
                     return sequence_number
                 raise RecordFailed(message, sequence_number=sequence_number, event_id=event_id, handled=index)
             try:
-                typed = _build(builder, record)
+                typed = _build(engine, builder, record)
                 self.handler(typed)
             except Exception as error:
                 if not sequence_number:
@@ -301,15 +301,16 @@ class LambdaStreamHandler:
         return None
 
 
-def _build(builder: EventBuilder, record: dict) -> dict:
+def _build(engine: Any, builder: EventBuilder, record: dict) -> dict:
+    """The event ``next(stream)`` would give for the record: built and finished by the engine's read path."""
     normal = normalize_record(record)
     body = normal["dynamodb"]
     if body.get("ApproximateCreationDateTime") is None:
         body["ApproximateCreationDateTime"] = datetime.fromtimestamp(0, UTC)
-        event = builder.build(normal)
+        event = engine.reads.event(builder, normal)
         event["meta"]["created_at"] = None
         return event
-    return builder.build(normal)
+    return engine.reads.event(builder, normal)
 
 
 def lambda_handler(handler: Callable[[dict], Any], *, model: Any, engine: Any = None,

@@ -70,8 +70,6 @@ class Stream:
         # default to the engine's pool size: botocore keeps 10 connections per client unless told otherwise
         self.max_workers = max_workers or engine.max_workers
         self._events = EventBuilder(model, engine)
-        # hooks (e.g. S3-backed columns) are known once the model is bound: skip the per-event call without
-        self._finish_images = bool(engine._hooks.get(model))
         self._coordinator = self._new_coordinator()
         self._newest_delivered: datetime | None = None
         self._caught_up = False
@@ -159,10 +157,8 @@ class Stream:
             return None
         shard, record = found
         try:
-            event = self._events.build(record)
-            # hooks finish the images (e.g. fetch S3-backed values); from this thread, as hooks use the pool
-            if self._finish_images:
-                self.engine._after_load([image for image in (event["old"], event["new"]) if image is not None])
+            # the read path: extensions finish the images (e.g. fetch S3-backed values), from this thread
+            event = self.engine.reads.event(self._events, record)
         except Exception as error:
             sequence_number = record["dynamodb"]["SequenceNumber"]
             raise RecordDecodeError(
@@ -178,11 +174,9 @@ class Stream:
     def _latest_stream_hint(self) -> str:
         """Name the table's current stream (F4: a re-enabled stream is a new one), when it can be read."""
         advice = "bind the model again and move_to('trim_horizon') to read the table's new stream"
-        binding = getattr(self.engine, "_bound", {}).get(self.model)
-        if binding is None:
-            return "if the table has a new stream, " + advice
         try:
-            latest = self.engine.session.describe_table(binding.table_name).get("LatestStreamArn")
+            table_name = self.engine.table_name(self.model)
+            latest = self.engine.session.describe_table(table_name).get("LatestStreamArn")
         except Exception:  # only a hint: the error being raised matters more
             return "if the table has a new stream, " + advice
         if latest and latest != self._coordinator.stream_arn:

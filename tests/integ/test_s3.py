@@ -156,7 +156,7 @@ def stored_objects(engine, *models):
     s3 = raw(engine.s3)
     found = set()
     for model in models:
-        table = engine._binding(model).table_name
+        table = engine.table_name(model)
         for column in s3_columns(model):
             prefix = f"{column.typedef.prefix}{table}/"
             for page in s3.get_paginator("list_objects_v2").paginate(Bucket=column.typedef.bucket, Prefix=prefix):
@@ -169,7 +169,7 @@ def referenced_objects(engine, *models):
     dynamodb, s3 = raw(engine.session.dynamodb_client), raw(engine.s3)
     found = set()
     for model in models:
-        table = engine._binding(model).table_name
+        table = engine.table_name(model)
         for page in dynamodb.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
             for item in page["Items"]:
                 for column in s3_columns(model):
@@ -227,7 +227,7 @@ def engine(make_engine, faults):
 
 def raw_item(engine, model, key):
     return raw(engine.session.dynamodb_client).get_item(
-        TableName=engine._binding(model).table_name, Key=key, ConsistentRead=True).get("Item")
+        TableName=engine.table_name(model), Key=key, ConsistentRead=True).get("Item")
 
 
 def load(engine, model=Doc, **key):
@@ -436,12 +436,12 @@ def test_a_stale_pointer_is_read_again_from_the_item(engine):
     doc.body = big("new")
     engine.save(doc)  # removes the "old" object
     reader = unpack_from_dynamodb(attrs=stale, model=Doc)  # what an eventually consistent read may return
-    engine._after_load([reader])
+    engine.reads.finish([reader])
     assert reader.body == big("new")
     engine.delete(doc)
     reader = unpack_from_dynamodb(attrs=stale, model=Doc)
     with pytest.raises(S3ObjectMissing) as excinfo:
-        engine._after_load([reader])
+        engine.reads.finish([reader])
     assert excinfo.value.objects[0][1] == "body"
 
 
@@ -508,7 +508,6 @@ def test_stream_events_carry_the_old_and_new_values(make_engine):
     engine.save(doc)
     engine.delete(doc)
     events = _events(stream)
-    engine._after_load(_images(events))  # idempotent: a no-op once bloop.stream does it for every image
     modify = next(e for e in events if e["meta"]["event"]["type"] == "modify" and e["old"].body)
     remove = next(e for e in events if e["meta"]["event"]["type"] == "remove")
     assert (modify["old"].body, modify["new"].body) == (big("first"), big("second"))
@@ -531,7 +530,7 @@ def test_stream_images_are_fetched_by_the_stream(make_engine):
 def _orphan(engine, key_value, content=b"orphan", model=Doc, column="body"):
     from bloop.ext.s3.planner import object_metadata as _metadata
 
-    table = engine._binding(model).table_name
+    table = engine.table_name(model)
     key = f"{table}/orphans/{key_value}"
     raw(engine.s3).put_object(Bucket=BUCKET, Key=key, Body=content,
                               Metadata=_metadata({"id": {"S": key_value}}, column, "0" * 64))
@@ -542,7 +541,7 @@ def test_the_collector_removes_only_old_unreferenced_objects(engine, faults):
     import datetime
     engine.save(Doc(id="live", body=big("live")))
     orphans = {_orphan(engine, f"o{i}") for i in range(120)}
-    foreign = (BUCKET, f"{engine._binding(Doc).table_name}/not-ours")
+    foreign = (BUCKET, f"{engine.table_name(Doc)}/not-ours")
     raw(engine.s3).put_object(Bucket=BUCKET, Key=foreign[1], Body=b"x")
     young = collect_garbage(engine, Doc)  # everything is younger than the default window
     assert young.deleted == [] and young.old_enough == 0 and young.listed == 122

@@ -26,6 +26,7 @@ from bloop.ext.s3 import (
     InvalidS3Column,
     InvalidS3Value,
     S3Blob,
+    S3Columns,
     S3NotConfigured,
     S3Pointer,
     s3_columns,
@@ -90,8 +91,18 @@ def test_defaults_and_repr():
     assert [c.name for c in s3_columns(Doc)] == ["body", "text"]
 
 
-def test_one_hook_for_every_column():
-    assert Doc.body.typedef.engine_hook() is Doc.text.typedef.engine_hook()
+def test_one_extension_for_every_column():
+    assert Doc.body.typedef.extension is Doc.text.typedef.extension is S3Columns
+    engine = make_engine()
+    assert [type(e) for e in engine.extensions] == [S3Columns]
+    assert engine.extension(S3Columns).client is engine.s3
+
+
+def test_an_extension_instance_serves_one_engine():
+    extension = S3Columns(object())
+    Engine(dynamodb=object(), dynamodbstreams=object(), extensions=[extension])
+    with pytest.raises(ValueError, match="another engine"):
+        Engine(dynamodb=object(), dynamodbstreams=object(), extensions=[extension])
 
 
 def _declare(**attrs):
@@ -114,9 +125,11 @@ def _declare(**attrs):
     {"id": Column(String, hash_key=True), "docs": Column(List(S3Blob(Binary, bucket=BUCKET)))},
 ], ids=["hash key", "range key", "gsi key", "gsi projects all", "gsi includes it", "lsi key", "in a map",
         "in a list"])
-def test_a_model_misusing_an_s3_column_is_refused_at_declaration(attrs):
+def test_a_model_misusing_an_s3_column_is_refused_at_bind(attrs):
+    model = _declare(**attrs)
+    engine = Engine(dynamodb=object(), dynamodbstreams=object(), s3=object())
     with pytest.raises(InvalidS3Column):
-        _declare(**attrs)
+        engine.bind(model, skip_table_setup=True)
 
 
 def test_an_index_that_leaves_the_column_out_is_fine():
@@ -240,7 +253,7 @@ def test_a_save_after_a_load_is_conditional_on_what_was_read():
     old = S3Pointer(BUCKET, "Doc/old", 20, "0" * 64)
     aws = canned()
     doc = Doc(id="a")
-    doc.__dict__["_bloop_s3_seen"] = {"body": old.wire, "text": {"S": "hi"}}  # what a load remembers
+    engine.extension(S3Columns).seen.set(doc, {"body": old.wire, "text": {"S": "hi"}})  # what a load remembers
     doc.body = b"z" * 20
     doc.text = "bye"
     with patched(aws):
@@ -260,7 +273,7 @@ def test_unchanged_content_is_not_uploaded_again():
     body = b"q" * 30
     old = S3Pointer(BUCKET, "Doc/same", 30, hashlib.sha256(body).hexdigest())
     doc = Doc(id="a")
-    doc.__dict__["_bloop_s3_seen"] = {"body": old.wire}
+    engine.extension(S3Columns).seen.set(doc, {"body": old.wire})
     doc.body = body
     aws = canned()
     with patched(aws):

@@ -9,7 +9,8 @@ The package, one concept a module:
 * :mod:`~bloop.ext.s3.column`: the column type :class:`S3Blob`, :class:`S3Pointer` and the model checks;
 * :mod:`~bloop.ext.s3.planner`: what a write uploads, stores and displaces, as data (pure);
 * :mod:`~bloop.ext.s3.store`: the only module that calls S3;
-* :mod:`~bloop.ext.s3.hook`: the engine-facing hook that runs the plans and fetches values after loads;
+* :mod:`~bloop.ext.s3.hook`: :class:`S3Columns`, the engine extension that runs the plans and fetches
+  values after loads (``Engine(extensions=[S3Columns(client)])``, or ``Engine(s3=client)``);
 * :mod:`~bloop.ext.s3.collector`: :func:`collect_garbage`, which deletes what no item references.
 
 Values are fetched eagerly when objects are loaded (load, query, scan, read transactions, stream
@@ -18,9 +19,6 @@ guarantees and the failure cases.
 """
 from __future__ import annotations
 
-from typing import Any
-
-from ... import signals
 from .collector import GarbageReport, collect_garbage
 from .column import DEFAULT_INLINE_THRESHOLD, DEFAULT_RETENTION, S3Blob, S3Pointer, s3_columns, validate_model
 from .errors import (
@@ -33,26 +31,10 @@ from .errors import (
     S3NotConfigured,
     S3ObjectMissing,
 )
-from .hook import HOOK, S3Hook
+from .hook import S3Columns
 
 __all__ = [
-    "S3Blob", "S3Pointer", "S3Hook", "collect_garbage", "GarbageReport", "s3_columns", "validate_model",
+    "S3Blob", "S3Pointer", "S3Columns", "collect_garbage", "GarbageReport", "s3_columns", "validate_model",
     "InvalidS3Column", "S3NotConfigured", "InvalidS3Value", "S3Error", "MissingBucket", "S3ObjectMissing",
     "S3ContentMismatch", "MissingValue", "DEFAULT_INLINE_THRESHOLD", "DEFAULT_RETENTION",
 ]
-
-
-# The engine has no bind step for hooks yet, and models none for column types: until the extension
-# interface gives one, a model is checked through these two signals (weakly held module functions).
-def _on_model_created(sender: Any, model: Any = None, **kwargs: Any) -> None:
-    if model is not None:
-        validate_model(model)
-
-
-def _on_model_bound(sender: Any, engine: Any = None, model: Any = None, **kwargs: Any) -> None:
-    if model is not None:
-        HOOK.bind(engine, model)
-
-
-signals.model_created.connect(_on_model_created)
-signals.model_bound.connect(_on_model_bound)

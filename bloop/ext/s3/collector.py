@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
+from ...extensions import ExtensionContext
 from ...util import key_identity
 from .column import DEFAULT_RETENTION, S3Pointer, s3_columns
 from .errors import S3NotConfigured
 from .planner import META_ATTRIBUTE, META_ITEM, key_from_metadata
-from .store import S3Store
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ...engine import Engine
 
 __all__ = ["GarbageReport", "collect_garbage"]
 
@@ -48,7 +51,7 @@ class _Owner(NamedTuple):
     attribute: str
 
 
-def collect_garbage(engine: Any, *models: Any, min_age: datetime.timedelta | float = DEFAULT_RETENTION,
+def collect_garbage(engine: Engine, *models: Any, min_age: datetime.timedelta | float = DEFAULT_RETENTION,
                     now: datetime.datetime | None = None) -> GarbageReport:
     """Delete the objects of ``models``' S3 columns that no item references and that are older than ``min_age``.
 
@@ -60,8 +63,13 @@ def collect_garbage(engine: Any, *models: Any, min_age: datetime.timedelta | flo
     item write (an in-flight upload is not referenced yet); the default, 25 hours, also outlasts stream
     retention. Needs s3:ListBucket, s3:GetObject (HEAD) and s3:DeleteObject.
     """
-    if engine.s3 is None:
-        raise S3NotConfigured("collect_garbage needs an engine with an S3 client (Engine(..., s3=...))")
+    from .hook import S3Columns  # the hook module imports the store, as this one does
+
+    extension = engine.extension(S3Columns)
+    if extension is None:
+        raise S3NotConfigured("collect_garbage needs an engine with the S3Columns extension "
+                              "(Engine(extensions=[S3Columns(<boto3 S3 client>)]) or Engine(..., s3=...))")
+    context = extension.context
     if not models:
         raise ValueError("collect_garbage needs the models whose S3 columns to collect")
     if not isinstance(min_age, datetime.timedelta):
@@ -71,11 +79,11 @@ def collect_garbage(engine: Any, *models: Any, min_age: datetime.timedelta | flo
     cutoff = (now or datetime.datetime.now(UTC)) - min_age
     scopes: dict[tuple[str, str], str] = {}
     for model in models:
-        table_name = engine._binding(model).table_name
+        table_name = context.table_name(model)
         for column in s3_columns(model):
             scopes[(column.typedef.bucket, f"{column.typedef.prefix}{table_name}/")] = table_name
     report = GarbageReport()
-    store = S3Store(engine.s3)
+    store = extension.store
     candidates: list[_Candidate] = []
     for (bucket, prefix), table_name in scopes.items():
         for listed in store.list(bucket, prefix):
@@ -83,7 +91,7 @@ def collect_garbage(engine: Any, *models: Any, min_age: datetime.timedelta | flo
             if listed["LastModified"] <= cutoff:
                 candidates.append(_Candidate(bucket, listed["Key"], table_name))
     report.old_enough = len(candidates)
-    heads = engine._run_all(lambda c: store.metadata(c.bucket, c.key), candidates)
+    heads = context.run_all(lambda c: store.metadata(c.bucket, c.key), candidates)
     owners: list[_Owner] = []
     for (bucket, key, table_name), (metadata, error) in zip(candidates, heads):
         if error is not None:
@@ -98,7 +106,7 @@ def collect_garbage(engine: Any, *models: Any, min_age: datetime.timedelta | flo
             report.skipped.append((bucket, key))
             continue
         owners.append(_Owner(bucket, key, table_name, item_key, attribute))
-    items = _read_items(engine, owners)
+    items = _read_items(context, owners)
     garbage = []
     for owner in owners:
         item = items.get((owner.table_name, key_identity(owner.item_key)))
@@ -120,7 +128,7 @@ def collect_garbage(engine: Any, *models: Any, min_age: datetime.timedelta | flo
     return report
 
 
-def _read_items(engine: Any, owners: list[_Owner]) -> dict[tuple, dict]:
+def _read_items(context: ExtensionContext, owners: list[_Owner]) -> dict[tuple, dict]:
     """Consistent reads of the items named by ``owners``, projected on their keys and the attributes."""
     attributes: dict[str, set] = {}
     for owner in owners:
@@ -129,5 +137,5 @@ def _read_items(engine: Any, owners: list[_Owner]) -> dict[tuple, dict]:
     for table_name, names in attributes.items():
         refs = {f"#a{i}": name for i, name in enumerate(sorted(names))}
         options[table_name] = {"ProjectionExpression": ", ".join(refs), "ExpressionAttributeNames": refs}
-    return engine.session.get_items(((owner.table_name, owner.item_key) for owner in owners),
+    return context.get_items(((owner.table_name, owner.item_key) for owner in owners),
                                     consistent=True, options=options)

@@ -5,17 +5,19 @@ Pure: nothing here calls S3 or DynamoDB.
 from __future__ import annotations
 
 import datetime
+import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ...actions import Action, ActionType, wrap
 from ...exceptions import UnknownType
+from ...limits import MAX_ITEM_SIZE
 from ...types import Binary, List, Map, Set, String, Type
-from ...util import MAX_ITEM_SIZE, Sentinel
+from ...util import Sentinel
 from .errors import InvalidS3Column, InvalidS3Value
 
 if TYPE_CHECKING:
-    from .hook import S3Hook
+    from .hook import S3Columns
 
 __all__ = ["S3Blob", "S3Pointer", "s3_columns", "validate_model", "retains_displaced",
            "DEFAULT_INLINE_THRESHOLD", "DEFAULT_RETENTION"]
@@ -145,10 +147,12 @@ class S3Blob(Type[Any]):
         return (f"S3Blob({type(self.inner).__name__}, bucket={self.bucket!r}, prefix={self.prefix!r}, "
                 f"inline_threshold={self.inline_threshold})")
 
-    def engine_hook(self) -> S3Hook:
-        from .hook import HOOK  # the hook module imports this one
+    @property
+    def extension(self) -> type[S3Columns]:
+        """The extension an engine needs to store this column (``bind`` refuses a model without it)."""
+        from .hook import S3Columns  # the hook module imports this one
 
-        return HOOK  # one stateless hook for every S3 column, so an engine registers it once
+        return S3Columns
 
     def supports_operation(self, operation: str) -> bool:
         return operation in ("==", "!=")
@@ -222,17 +226,20 @@ def short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+_COLUMNS: weakref.WeakKeyDictionary[type, tuple[set, list]] = weakref.WeakKeyDictionary()
+
+
 def s3_columns(model: Any) -> list:
     """The model's columns whose type is an :class:`S3Blob`, by name.
 
-    Kept on the model's Meta with the column set it was computed from (``setup_model`` builds a new set
-    whenever columns change), as ``models.compiled`` does: the signal receivers below ask for every model.
+    Cached here (not on the model) with the column set it was computed from: ``setup_model`` builds a
+    new set whenever columns change.
     """
     meta = model.Meta
-    cached = meta.__dict__.get("_bloop_s3_columns")
+    cached = _COLUMNS.get(model)
     if cached is None or cached[0] is not meta.columns:
         found = sorted((c for c in meta.columns if isinstance(c.typedef, S3Blob)), key=lambda c: c.name)
-        cached = meta._bloop_s3_columns = (meta.columns, found)
+        cached = _COLUMNS[model] = (meta.columns, found)
     return cached[1]
 
 
@@ -249,8 +256,8 @@ def _nested_s3(typedef: Any) -> bool:
 def validate_model(model: Any) -> None:
     """Raise InvalidS3Column if an S3Blob is a key, in an index, or nested in a Map/List/Set.
 
-    Runs when a model class is created (``model_created``) and again when it is bound (``model_bound``),
-    which also covers columns and indexes added later with ``bind_column`` / ``bind_index``.
+    Runs when a model is bound to an engine with :class:`~bloop.ext.s3.S3Columns`, which also covers
+    columns and indexes added after the class was created (``bind_column`` / ``bind_index``).
     """
     meta = model.Meta
     name = model.__name__

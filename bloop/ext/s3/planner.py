@@ -11,7 +11,7 @@ import hashlib
 import json
 import secrets
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Collection, Iterable, Mapping
 
 from ...actions import Action, ActionType
 from ...conditions import conditions_and
@@ -125,17 +125,20 @@ def python_value(original: Any, where: str) -> Any:
 
 
 def plan_write(obj: Any, kind: str, table_name: str, key_wire: dict | None, columns: list,
-               seen: Mapping[str, Any], new_token: Callable[[], str] = lambda: secrets.token_hex(8)) -> Plan:
+               seen: Mapping[str, Any], new_token: Callable[[], str] = lambda: secrets.token_hex(8),
+               written: Collection[str] | None = None) -> Plan:
     """Plan the S3 side of writing ``obj``; raises InvalidS3Value for a value that can't be stored.
 
     ``seen`` holds the wire value this object last saw in its item per column name; ``key_wire`` is the
-    item key (None for a delete or a check); ``new_token`` makes each upload's key unique.
+    item key (None for a delete or a check); ``new_token`` makes each upload's key unique; ``written``
+    names the columns a save stores (the write path decides: changed columns, or every known one),
+    by default the columns changed since the object was last loaded or saved. A put plans every column.
     """
     model = type(obj)
     if kind not in ("save", "put") or key_wire is None:  # delete, or a transaction's check
         return Plan(kind, table_name, None)
     plan = Plan(kind, table_name, key_wire)
-    changed = marked(obj)
+    changed = marked(obj) if written is None else written
     item_digest = hashlib.sha256(_key_json(key_wire).encode("ascii")).hexdigest()
     for column in columns:
         if kind == "save" and column.name not in changed:
