@@ -39,6 +39,10 @@ nitpick_ignore_regex = [
     (r"py:.*", r"((bloop(\.\w+)*\.)?(T|M|ModelT|TypeT|T_co|KT|VT|_T|_M|P))"),
     # Internal classes that show in signatures; users never build them.
     (r"py:class", r"bloop\.search\.Search"),
+    # The engine's own paths and session, passed to the objects it builds (transactions, batches).
+    (r"py:class", r"(bloop\.(session|write|read)\.)?(SessionWrapper|WritePath|ReadPath)"),
+    # Type variables and a generic subscript autodoc splits at the comma.
+    (r"py:class", r"(bloop\.extensions\.)?[RTE]|dict\[str"),
 ]
 
 
