@@ -47,12 +47,18 @@ def trimmed_head(consumer, count=10):
     return unread
 
 
-def test_a_token_taken_while_walking_empty_pages_over_a_trimmed_head_reports_what_a_day_offline_trims():
-    consumer = Consumer(seed=110)
-    sim = consumer.sim
-    (shard_id,) = sim.open_shard_ids()
+def walking_shard(seed):
+    """A one-shard consumer whose shard has a trimmed head, then empty pages, then five unread records."""
+    consumer = Consumer(seed=seed)
+    (shard_id,) = consumer.sim.open_shard_ids()
     unread = trimmed_head(consumer, count=5)
-    walk_over_trimmed_head(sim, shard_id)
+    walk_over_trimmed_head(consumer.sim, shard_id)
+    return consumer, shard_id, unread
+
+
+def test_a_token_taken_while_walking_empty_pages_over_a_trimmed_head_reports_what_a_day_offline_trims():
+    consumer, shard_id, unread = walking_shard(110)
+    sim = consumer.sim
     stream = consumer.stream("trim_horizon")
     for _ in range(3):
         assert next(stream) is None  # still walking the empty pages
@@ -129,11 +135,8 @@ def seek_then_resume(seed, seek_back, offline):
     """Seek ``seek_back`` before now on a shard walking empty pages over a trimmed head, take the token
     before any record, stay offline for ``offline``, then resume: exactly the two records written after
     that are delivered. Returns the consumer and the five records that were unread at the seek."""
-    consumer = Consumer(seed=seed)
+    consumer, shard_id, unread = walking_shard(seed)
     sim = consumer.sim
-    (shard_id,) = sim.open_shard_ids()
-    unread = trimmed_head(consumer, count=5)
-    walk_over_trimmed_head(sim, shard_id)
     stream = consumer.stream(sim.clock.now() - seek_back)
     assert next(stream) is None
     token = stream.token
@@ -158,11 +161,8 @@ def test_a_time_seek_to_less_than_a_day_ago_reports_no_gap_for_records_it_would_
 
 
 def test_a_bloop_3_token_saying_trim_horizon_becomes_exact_once_the_shard_is_listed():
-    consumer = Consumer(seed=115)
+    consumer, shard_id, unread = walking_shard(115)
     sim = consumer.sim
-    (shard_id,) = sim.open_shard_ids()
-    unread = trimmed_head(consumer, count=5)
-    walk_over_trimmed_head(sim, shard_id)
     bloop_token = {"stream_arn": sim.stream_arn, "active": [shard_id],
                    "shards": [{"shard_id": shard_id, "iterator_type": "trim_horizon"}]}
     stream = consumer.stream(bloop_token)
