@@ -221,7 +221,8 @@ class Coordinator:
                 shard.paced_until = 0.0
                 changed = True
             else:
-                shard.paced_until = now + self.head_interval if shard.at_head else 0.0
+                # counted from when the poll began, so the time a call takes doesn't lower the rate
+                shard.paced_until = shard.last_polled + self.head_interval if shard.at_head else 0.0
                 changed = changed or shard.exhausted or shard.gone or (
                     (shard.iterator_type, shard.sequence_number) != positions[shard.shard_id])
         changed = self._discover(throttled) or changed
