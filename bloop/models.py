@@ -385,12 +385,17 @@ def _collect(cls: Any) -> tuple[dict[str, Column], dict[str, Index]]:
     # a local column or index replaces an inherited one with the same DynamoDB name (as in bloop)
     local_names = {(isinstance(value, Column), value.dynamo_name) for value in cls.__dict__.values()
                    if isinstance(value, (Column, Index))}
+    local_keys = {flag for value in cls.__dict__.values() if isinstance(value, Column)
+                  for flag in ("hash_key", "range_key") if getattr(value, flag)}
     for name, (_, value) in found.items():
         if name in cls.__dict__:
             continue
         if (isinstance(value, Column), _dynamo_name_of(value)) in local_names:
             continue
         clone = copy.copy(value)
+        for flag in local_keys:
+            if getattr(clone, flag, False):
+                setattr(clone, flag, False)  # a local key column replaces the inherited key (as in bloop)
         clone.__set_name__(cls, name)
         setattr(cls, name, clone)
         (columns if isinstance(clone, Column) else indexes)[name] = clone

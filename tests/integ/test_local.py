@@ -184,11 +184,9 @@ def test_two_instances_get_different_ports():
         _ = first.endpoint
 
 
-def test_busy_port_fails_fast(bloop_local):
-    started = time.monotonic()
+def test_busy_port_is_reported(bloop_local):
     with pytest.raises(LocalAWSError, match="cannot bind"):
         LocalAWS(port=bloop_local.port).start()
-    assert time.monotonic() - started < 5
 
 
 def test_stop_frees_the_port_and_is_idempotent():
@@ -282,6 +280,24 @@ def test_engine_factory_gives_each_engine_its_own_tables(bloop_local, engine_fac
     assert len(templates) == 2
     assert all(t.endswith("{table_name}") and t.format(table_name="x") != "x" for t in templates)
     assert engine_factory(table_name_template="mine-{table_name}") == {"table_name_template": "mine-{table_name}"}
+
+
+def test_engines_from_the_factory_do_not_see_each_others_items(engine_factory, dynamodb):
+    from bloop import BaseModel, Column, MissingObjects, String
+
+    class Isolated(BaseModel):
+        id = Column(String, hash_key=True)
+        note = Column(String)
+
+    first, second = engine_factory(), engine_factory()
+    first.bind(Isolated)
+    second.bind(Isolated)
+    assert first._compute_table_name(Isolated) != second._compute_table_name(Isolated)
+    first.save(Isolated(id="only-in-first", note="x"))
+    with pytest.raises(MissingObjects):
+        second.load(Isolated(id="only-in-first"), consistent=True)
+    assert second.scan(Isolated, consistent=True).all() == []
+    assert [obj.id for obj in first.scan(Isolated, consistent=True)] == ["only-in-first"]
 
 
 def test_engine_fixture(request):

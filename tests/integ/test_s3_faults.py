@@ -10,47 +10,51 @@ import threading
 import pytest
 
 from bloop import BloopException, ConstraintViolation, MissingObjects
-from bloop.ext.s3 import S3ObjectMissing
+from bloop.exceptions import BatchWriteIncomplete
+from bloop.ext.s3 import S3Error, S3ObjectMissing, collect_garbage
 
 from . import test_s3 as shared
-from .test_s3 import Crash, Doc, Streamed, audit, big, load, raw_item, stored_objects
+from .test_s3 import Crash, Doc, Streamed, audit, big, load, raw_item, referenced_objects, stored_objects
 
 bucket, faults, make_engine = shared.bucket, shared.faults, shared.make_engine  # fixtures shared with test_s3
 
-# (operation, client method, mode[, a second fault]): see test_s3.Faults for the modes
+# (operation, client method, mode, a second fault or None, outcome, orphans): see test_s3.Faults for the modes.
+# outcome: what the operation raises ("ok": nothing; "crash": the simulated process death).
+# orphans: objects left behind for the collector, which no item references; each count says which.
+OK, CRASH = "ok", "crash"
 SCENARIOS = [
-    ("update", "put_object", "fail"),
-    ("update", "put_object", "crash_after"),
-    ("update", "update_item", "fail"),
-    ("update", "update_item", "fail_after"),  # applied, but reported failed
-    ("update", "update_item", "crash_before"),
-    ("update", "update_item", "crash_after"),
-    ("update", "delete_objects", "fail"),
-    ("update", "delete_objects", "crash_before"),
-    ("update", "update_item", "fail_after", ("batch_get_item", "fail", 1, 1)),  # and the check before cleanup
-    ("create", "put_object", "fail"),
-    ("create", "update_item", "fail"),
-    ("create", "update_item", "fail_after"),
-    ("create", "update_item", "crash_before"),
-    ("overwrite", "update_item", "fail"),
-    ("overwrite", "update_item", "crash_after"),
-    ("overwrite", "delete_objects", "fail"),
-    ("delete", "delete_item", "fail"),
-    ("delete", "delete_item", "fail_after"),
-    ("delete", "delete_item", "crash_after"),
-    ("delete", "delete_objects", "fail"),
-    ("batch", "put_object", "fail"),
-    ("batch", "batch_write_item", "fail"),
-    ("batch", "batch_write_item", "crash_after"),
-    ("batch", "delete_objects", "fail"),
-    ("transaction", "put_object", "fail"),
-    ("transaction", "transact_write_items", "fail"),
-    ("transaction", "transact_write_items", "fail_after"),
-    ("transaction", "transact_write_items", "crash_before"),
-    ("transaction", "delete_objects", "crash_before"),
-    ("streamed", "update_item", "fail"),
-    ("streamed", "copy_object", "fail"),
-    ("streamed", "copy_object", "crash_before"),
+    ("update", "put_object", "fail", None, S3Error, 0),
+    ("update", "put_object", "crash_after", None, CRASH, 2),  # both new uploads (body, text): never pointed at
+    ("update", "update_item", "fail", None, BloopException, 0),  # the new upload is removed at once
+    ("update", "update_item", "fail_after", None, BloopException, 1),  # applied: the old body is displaced
+    ("update", "update_item", "crash_before", None, CRASH, 2),  # both new uploads, never pointed at
+    ("update", "update_item", "crash_after", None, CRASH, 1),  # the displaced old body
+    ("update", "delete_objects", "fail", None, OK, 1),  # the write stands; the old value awaits the collector
+    ("update", "delete_objects", "crash_before", None, CRASH, 1),
+    ("update", "update_item", "fail_after", ("batch_get_item", "fail", 1, 1), BloopException, 1),
+    ("create", "put_object", "fail", None, S3Error, 0),
+    ("create", "update_item", "fail", None, BloopException, 0),
+    ("create", "update_item", "fail_after", None, BloopException, 0),  # applied: the new item points at it
+    ("create", "update_item", "crash_before", None, CRASH, 1),  # uploaded, never pointed at
+    ("overwrite", "update_item", "fail", None, BloopException, 0),
+    ("overwrite", "update_item", "crash_after", None, CRASH, 1),
+    ("overwrite", "delete_objects", "fail", None, OK, 1),
+    ("delete", "delete_item", "fail", None, BloopException, 0),
+    ("delete", "delete_item", "fail_after", None, BloopException, 1),  # the deleted item's value
+    ("delete", "delete_item", "crash_after", None, CRASH, 1),
+    ("delete", "delete_objects", "fail", None, OK, 1),
+    ("batch", "put_object", "fail", None, S3Error, 0),
+    ("batch", "batch_write_item", "fail", None, BatchWriteIncomplete, 0),
+    ("batch", "batch_write_item", "crash_after", None, CRASH, 1),
+    ("batch", "delete_objects", "fail", None, OK, 1),
+    ("transaction", "put_object", "fail", None, S3Error, 0),
+    ("transaction", "transact_write_items", "fail", None, BloopException, 0),
+    ("transaction", "transact_write_items", "fail_after", None, BloopException, 1),
+    ("transaction", "transact_write_items", "crash_before", None, CRASH, 2),  # both uploads, never pointed at
+    ("transaction", "delete_objects", "crash_before", None, CRASH, 1),
+    ("streamed", "update_item", "fail", None, BloopException, 0),
+    ("streamed", "copy_object", "fail", None, OK, 1),
+    ("streamed", "copy_object", "crash_before", None, CRASH, 1),
 ]
 
 
@@ -82,28 +86,47 @@ def operate(engine, operation):
             tx.save(doc, Doc(id="t2", body=big("t2")))
 
 
-PARAMS = [(*s, None) if len(s) == 3 else s for s in SCENARIOS]
+def outcome_of(engine, operation):
+    """What the operation raised, as a SCENARIOS outcome; anything unexpected propagates and fails the test."""
+    try:
+        operate(engine, operation)
+    except Crash:
+        return CRASH
+    except BloopException as error:
+        return error
+    return OK
 
 
-@pytest.mark.parametrize("operation, method, mode, more", PARAMS,
-                         ids=["-".join(s[:3]) + ("+" + s[3][0] if s[3] else "") for s in PARAMS])
-def test_no_dangling_pointer_and_no_orphan_left(make_engine, faults, operation, method, mode, more):
+def matches(outcome, expected):
+    if isinstance(expected, str):
+        return outcome == expected
+    return isinstance(outcome, expected)
+
+
+@pytest.mark.parametrize("operation, method, mode, more, expected, orphans", SCENARIOS,
+                         ids=["-".join(s[:3]) + ("+" + s[3][0] if s[3] else "") for s in SCENARIOS])
+def test_no_dangling_pointer_and_no_orphan_left(make_engine, faults, operation, method, mode, more, expected,
+                                                orphans):
     model = Streamed if operation == "streamed" else Doc
     engine = make_engine(model)
     engine.save(model(id="a", body=big("old")), model(id="z", body=big("bystander")))
     faults.fail(method, mode)
     if more:  # a second fault
         faults.fail(*more)
-    try:
-        operate(engine, operation)
-    except (Exception, Crash):
-        pass
+    outcome = outcome_of(engine, operation)
     assert faults.fired == 1 + bool(more), f"the scenario never reached {method} (or {more})"
+    assert matches(outcome, expected), f"{operation} with {method} {mode} gave {outcome!r}, expected {expected}"
     faults.heal()
-    referenced = audit(engine, model)
+    # right after the fault, before any clean-up: no item points at a missing object ...
+    referenced, stored = referenced_objects(engine, model), stored_objects(engine, model)
+    assert referenced <= stored
+    # ... and exactly the expected objects are orphans; the collector removes those and nothing else
+    assert len(stored - referenced) == orphans
+    collect_garbage(engine, model, min_age=0)
+    assert referenced_objects(engine, model) == referenced
+    assert stored_objects(engine, model) == referenced
     assert raw_item(engine, model, {"id": {"S": "z"}}) is not None
     assert load(engine, model, id="z").body == big("bystander")
-    assert referenced <= stored_objects(engine, model)
 
 
 @pytest.mark.parametrize("operation", ["update", "create", "transaction", "batch"])

@@ -147,3 +147,57 @@ def test_unknown_level_is_refused_before_writing(lagging):
         engine.save(Player(id="p8", score=1), verify="everything")
     with pytest.raises(MissingObjects):
         engine.load(Player(id="p8"), consistent=True)
+
+
+# ------------------------------------------------ verify="item" must be able to fail for deletes and batches
+def interfering(client, before_read):
+    """A client whose consistent read-backs first let ``before_read(real_client, table)`` write something."""
+    real = client._client
+
+    class Interfering(LaggingIndex):
+        def batch_get_item(self, **request):
+            before_read(real, next(iter(request["RequestItems"])))
+            return real.batch_get_item(**request)
+
+    return Interfering(real)
+
+
+def test_item_level_delete_fails_when_the_item_is_still_there(lagging):
+    engine, client = lagging()
+    engine.save(Player(id="d1", team="t", score=1))
+
+    def put_back(real, table):  # another writer recreates the item between the delete and the read-back
+        real.put_item(TableName=table, Item={"id": {"S": "d1"}, "score": {"N": "5"}})
+
+    engine.session.dynamodb_client = interfering(client, put_back)
+    with pytest.raises(VerificationFailed, match="still there") as raised:
+        engine.delete(Player(id="d1"), verify="item")
+    assert len(raised.value.failures) == 1
+
+
+def test_item_level_delete_passes_when_the_item_is_gone(lagging):
+    engine, client = lagging()
+    engine.save(Player(id="d2", team="t", score=1))
+    engine.delete(Player(id="d2"), verify="item")
+    assert client.batch_gets == 1
+
+
+def test_item_level_batch_put_fails_on_an_attribute_it_did_not_write(lagging):
+    """A batch put replaces the whole item, so any difference, even an extra attribute, is a failure."""
+    engine, client = lagging()
+
+    def add_attribute(real, table):
+        real.update_item(TableName=table, Key={"id": {"S": "b1"}}, UpdateExpression="SET extra = :e",
+                         ExpressionAttributeValues={":e": {"S": "x"}})
+
+    engine.session.dynamodb_client = interfering(client, add_attribute)
+    with pytest.raises(VerificationFailed, match="extra"):
+        with engine.batch(verify="item") as batch:
+            batch.save(Player(id="b1", team="t", score=1))
+
+
+def test_item_level_batch_put_passes_when_the_item_is_exactly_what_was_written(lagging):
+    engine, client = lagging()
+    with engine.batch(verify="item") as batch:
+        batch.save(Player(id="b2", team="t", score=1))
+    assert client.batch_gets == 1

@@ -273,3 +273,25 @@ def test_a_model_inheriting_eq_from_a_mixin_stays_hashable():
     one, same = Model(id="a"), Model(id="a")
     assert one == same
     assert len({one, same}) == 2  # identity hash, as in bloop
+
+
+def test_a_local_key_replaces_the_inherited_key():
+    """bloop 3.x's own integration tests: a subclass may declare its own hash or range key."""
+    class Keyed(BaseModel):
+        class Meta:
+            abstract = True
+        id = Column(String, hash_key=True)
+        created = Column(Integer, range_key=True)
+
+    class Versioned(Keyed):
+        version = Column(Integer, range_key=True)
+
+    class Rehashed(Keyed):
+        version = Column(Integer, hash_key=True)
+
+    assert Versioned.Meta.range_key is Versioned.version and Versioned.Meta.hash_key is Versioned.id
+    assert "created" in Versioned.Meta.columns_by_name and not Versioned.created.range_key
+    assert Rehashed.Meta.hash_key is Rehashed.version and Rehashed.Meta.range_key is Rehashed.created
+    assert Keyed.created.range_key  # the base keeps its own key
+    with pytest.raises(InvalidModel, match="both 'a' and 'b'"):
+        type("Two", (BaseModel,), {"a": Column(String, hash_key=True), "b": Column(String, hash_key=True)})
