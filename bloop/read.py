@@ -73,35 +73,42 @@ class ReadPath:
         context = self.context
         table_name = self.table_name
         tables: dict[type, str] = {}
-        # one identity per key; objects sharing a key (rare) wait in ``more``
-        wanted: dict[tuple, dict] = {}
-        first: dict[tuple, Any] = {}
+        # one identity per key, per table; objects sharing a key (rare) wait in ``more``
+        wanted: dict[str, dict[tuple, dict]] = {}
+        first: dict[str, dict[tuple, Any]] = {}
         more: dict[tuple, list[Any]] = {}
         for obj in objs:
             model = type(obj)
             table = tables.get(model)
             if table is None:
                 table = tables[model] = table_name(model)
+            objs_of = first.get(table)
+            if objs_of is None:
+                objs_of = first[table] = {}
+                wanted[table] = {}
             key = dump_key(obj, context)
-            identity = (table, key_identity(key))
-            if identity in first:
-                more.setdefault(identity, []).append(obj)
+            identity = key_identity(key)
+            if identity in objs_of:
+                more.setdefault((table, identity), []).append(obj)
             else:
-                first[identity] = obj
-                wanted[identity] = key
-        found = self.session.get_items_by_identity(wanted, consistent=consistent)
-        loaded, missing = [], []
-        for identity, obj in first.items():
-            item = found.get(identity)
-            group = more.get(identity) if more else None
-            if item is None:
-                missing.append(obj)
-                if group:
-                    missing.extend(group)
-                continue
+                objs_of[identity] = obj
+                wanted[table][identity] = key
+        # each item is matched and unpacked as its response arrives: nothing else is kept per key
+        loaded: list[Any] = []
+        for table, identity, item in self.session.iter_items(wanted, consistent=consistent):
+            obj = first[table].pop(identity, None)
+            if obj is None:
+                continue  # an item nobody asked for, or one answered twice
             loaded.append(self.fill(obj, item))
+            group = more.pop((table, identity), None) if more else None
             if group:
                 loaded.extend(self.fill(other, item) for other in group)
+        # what is left was not found; reported in argument order
+        missing = [obj for objs_of in first.values() for obj in objs_of.values()]
+        if missing:
+            missing.extend(obj for group in more.values() for obj in group)
+            position = {id(obj): number for number, obj in enumerate(objs)}
+            missing.sort(key=lambda obj: position[id(obj)])
         self.finish(loaded)
         if missing:
             raise MissingObjects(f"{len(missing)} object(s) were not found", objects=missing)

@@ -23,7 +23,7 @@ from .exceptions import (
     TableMismatch,
     TransactionCanceled,
 )
-from .util import chunked, key_identity
+from .util import chunked, item_key_identity, key_identity
 
 __all__ = ["SessionWrapper", "RetryPolicy", "BATCH_GET_ITEM_CHUNK_SIZE", "RETRYABLE_CODES"]
 
@@ -179,47 +179,49 @@ class SessionWrapper:
         A key asked twice is read once; a key with no item is absent from the result. ``options``
         adds request options per table (e.g. a ProjectionExpression, which must include the keys).
         """
-        wanted: dict[tuple, dict] = {}
+        wanted: dict[str, dict[tuple, dict]] = {}
         for table_name, key in keys:
-            identity = (table_name, key_identity(key))
-            if identity not in wanted:
-                wanted[identity] = key
-        return self.get_items_by_identity(wanted, consistent, options)
+            by_identity = wanted.get(table_name)
+            if by_identity is None:
+                by_identity = wanted[table_name] = {}
+            by_identity.setdefault(key_identity(key), key)
+        return {(table_name, identity): item
+                for table_name, identity, item in self.iter_items(wanted, consistent, options)}
 
-    def get_items_by_identity(self, wanted: dict[tuple, dict], consistent: bool = False,
-                              options: dict[str, dict] | None = None) -> dict[tuple, dict]:
-        """:meth:`get_items` for callers that already hold ``{(table, key_identity(key)): key}``.
+    def iter_items(self, wanted: dict[str, dict[tuple, dict]], consistent: bool = False,
+                   options: dict[str, dict] | None = None) -> Iterator[tuple[str, tuple, dict]]:
+        """``(table, key_identity(key), item)`` for each item found of ``{table: {key_identity(key): key}}``.
 
-        Each key's identity is computed once, by the caller; each BatchGetItem request is built once,
-        100 keys at a time, in the order given.
+        :meth:`get_items` for callers that already computed each key's identity (once), and that
+        use each item as it arrives: at 10,000 keys a call, every container kept per key until the
+        end is work for the garbage collector. Each BatchGetItem request is built once, 100 keys at
+        a time, in the order given.
         """
-        found: dict[tuple, dict] = {}
-        names_of: dict[str, list[str]] = {}
         request: dict[str, dict] = {}
         count = 0
-        for (table_name, _), key in wanted.items():
-            spec = request.get(table_name)
-            if spec is None:
-                spec = request[table_name] = {"Keys": [], "ConsistentRead": bool(consistent),
-                                              **(options or {}).get(table_name, {})}
-                if table_name not in names_of:
-                    names_of[table_name] = list(key)
-            spec["Keys"].append(key)
-            count += 1
-            if count == BATCH_GET_ITEM_CHUNK_SIZE:
-                self._match(self._batch_get(request), names_of, found)
-                request, count = {}, 0
+        for table_name, by_identity in wanted.items():
+            table_options = (options or {}).get(table_name, {})
+            spec = None
+            for key in by_identity.values():
+                if spec is None:
+                    spec = request.get(table_name)
+                    if spec is None:
+                        spec = request[table_name] = {"Keys": [], "ConsistentRead": bool(consistent),
+                                                      **table_options}
+                spec["Keys"].append(key)
+                count += 1
+                if count == BATCH_GET_ITEM_CHUNK_SIZE:
+                    yield from self._identified(request)
+                    request, count, spec = {}, 0, None
         if request:
-            self._match(self._batch_get(request), names_of, found)
-        return found
+            yield from self._identified(request)
 
-    @staticmethod
-    def _match(responses: Iterable[tuple[str, list[dict]]], names_of: dict[str, list[str]],
-               found: dict[tuple, dict]) -> None:
-        for table_name, items in responses:
+    def _identified(self, request: dict[str, dict]) -> Iterator[tuple[str, tuple, dict]]:
+        names_of = {table_name: sorted(spec["Keys"][0]) for table_name, spec in request.items()}
+        for table_name, items in self._batch_get(request):
             names = names_of[table_name]
             for item in items:
-                found[(table_name, key_identity({name: item[name] for name in names}))] = item
+                yield table_name, item_key_identity(item, names), item
 
     def batch_write_items(self, request: dict) -> dict:
         """One BatchWriteItem (up to 25 requests); returns UnprocessedItems for the caller to retry."""

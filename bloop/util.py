@@ -56,17 +56,22 @@ def key_identity(key: dict) -> tuple:
 
     Names with their (tag, value), so keys whose hash and range values are swapped differ (bloop bug
     B10). Numbers compare by value: bloop sends ``1E+50`` where DynamoDB answers with fifty zeros, and
-    ``Decimal`` equality and hashing are numeric. This runs twice per loaded object, so it stays lean.
+    ``Decimal`` equality and hashing are numeric. One flat tuple ``(name, tag, value, ...)`` in name
+    order: it runs for every key asked and every item read back, and at 10,000 keys a call each
+    container it allocates is work for the garbage collector.
     """
-    parts = [(name, tag, Decimal(inner) if tag == "N" else inner)
-             for name, value in key.items() for tag, inner in value.items()]
-    if len(parts) > 1:
-        parts.sort(key=_first)
+    if len(key) == 1:
+        return item_key_identity(key, key)
+    return item_key_identity(key, sorted(key))
+
+
+def item_key_identity(item: dict, names: Iterable[str]) -> tuple:
+    """:func:`key_identity` of the key attributes ``names`` (in name order) of a whole item."""
+    parts: list = []
+    for name in names:
+        for tag, inner in item[name].items():
+            parts += (name, tag, Decimal(inner) if tag == "N" else inner)
     return tuple(parts)
-
-
-def _first(part: tuple) -> str:
-    return part[0]
 
 
 def backoff(timeout: float, first: float, cap: float) -> Iterator[float]:
