@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 from decimal import Decimal
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 
 class Sentinel:
