@@ -61,10 +61,13 @@ class Engine:
                  table_name_template: str | Callable[[Any], str] = "{table_name}",
                  retry: RetryPolicy | None = None, bind_timeout: float = 300.0, verify: str | None = None,
                  verify_timeout: float = 30.0, max_workers: int = 10, s3: Any = None,
-                 extensions: Sequence[Extension] = ()) -> None:
+                 extensions: Sequence[Extension] = (), config: Any = None, boto3_session: Any = None) -> None:
         self._table_name = _validate_template(table_name_template)
         self.table_name_template = table_name_template
-        self.session = SessionWrapper(dynamodb=dynamodb, dynamodbstreams=dynamodbstreams, retry=retry)
+        # config (a botocore Config: its retries decide throttling and 5xx) and boto3_session apply to the
+        # clients the engine builds when dynamodb= / dynamodbstreams= are not given
+        self.session = SessionWrapper(dynamodb=dynamodb, dynamodbstreams=dynamodbstreams, retry=retry,
+                                      config=config, boto3_session=boto3_session)
         self.bind_timeout = bind_timeout
         self.verify = check_level(verify)
         self.verify_timeout = verify_timeout

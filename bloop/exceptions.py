@@ -60,12 +60,22 @@ class ShardIteratorExpired(BloopException):
 
 
 class RetryLimitExceeded(BloopException):
-    """Throttling or unprocessed items persisted past the retry bound; safe to retry the whole call later."""
+    """Throttling, 5xx answers or unprocessed items persisted past the retry bound (botocore's for throttling
+    and 5xx, the library's for unprocessed items); safe to retry the whole call later."""
 
     def __init__(self, message: str, operation: str = "", unprocessed: Any = None) -> None:
         super().__init__(message)
         self.operation = operation
         self.unprocessed = unprocessed
+
+
+class ConnectionFailed(BloopException):
+    """DynamoDB could not be reached, or its answer was lost (connection closed or refused, a timeout), after
+    botocore's retries. A write may or may not have been applied; ``operation`` names the call."""
+
+    def __init__(self, message: str, operation: str = "") -> None:
+        super().__init__(message)
+        self.operation = operation
 
 
 class ItemTooLarge(BloopException, ValueError):

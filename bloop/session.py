@@ -1,19 +1,40 @@
 """The only module that calls boto3 for DynamoDB and DynamoDB Streams.
 
-It turns error codes into bloop exceptions and owns retries: throttling, 5xx and unprocessed
-keys/items are retried with full-jitter exponential backoff up to a bound, then RetryLimitExceeded.
+Retries happen in one layer each:
+
+* throttling, 5xx answers and connection errors are retried by botocore, as the client's ``Config`` says
+  (``retries={"mode": "standard" | "adaptive" | "legacy", "total_max_attempts": N}``). When botocore gives
+  up, the error is translated once: :exc:`~bloop.exceptions.RetryLimitExceeded` for throttling and 5xx,
+  :exc:`~bloop.exceptions.ConnectionFailed` for connection errors, other bloop exceptions by error code;
+* the library retries only what botocore does not see as a failure: keys and items a batch call left
+  unprocessed, with full-jitter exponential backoff up to :class:`RetryPolicy`'s bound. Polling waits
+  (bind, verify) sleep through the same policy.
+
+Each retry, botocore's or the library's, is logged at DEBUG on the ``bloop.session`` logger with the
+operation, the attempt and the reason (an error code or a count), never with item values.
 """
 from __future__ import annotations
 
+import logging
 import random
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator
+from urllib.parse import urlsplit
 
-from botocore.exceptions import ClientError, ParamValidationError
+from botocore.client import BaseClient  # type: ignore[import-untyped]
+from botocore.exceptions import (  # type: ignore[import-untyped]
+    BotoCoreError,
+    ClientError,
+    HTTPClientError,
+    ParamValidationError,
+)
+from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
 from .exceptions import (
     BloopException,
+    ConnectionFailed,
     ConstraintViolation,
     InvalidStream,
     ItemTooLarge,
@@ -25,10 +46,14 @@ from .exceptions import (
 )
 from .util import chunked, item_key_identity, key_identity
 
-__all__ = ["SessionWrapper", "RetryPolicy", "BATCH_GET_ITEM_CHUNK_SIZE", "RETRYABLE_CODES"]
+__all__ = ["SessionWrapper", "RetryPolicy", "EndpointMismatch", "translate", "make_clients",
+           "BATCH_GET_ITEM_CHUNK_SIZE", "RETRYABLE_CODES"]
+
+logger = logging.getLogger("bloop.session")
 
 BATCH_GET_ITEM_CHUNK_SIZE = 100
 BATCH_WRITE_ITEM_CHUNK_SIZE = 25
+#: codes that mean "try again later": botocore retries them (all but TransactionInProgressException)
 RETRYABLE_CODES = frozenset({
     "ProvisionedThroughputExceededException", "ThrottlingException", "LimitExceededException",
     "RequestLimitExceeded", "InternalServerError", "ServiceUnavailable", "ThrottlingError",
@@ -38,11 +63,20 @@ STREAM_ITERATOR_TYPES = {
     "trim_horizon": "TRIM_HORIZON", "latest": "LATEST",
     "at_sequence": "AT_SEQUENCE_NUMBER", "after_sequence": "AFTER_SEQUENCE_NUMBER",
 }
+#: hosts of AWS's own endpoints (anything else is a custom endpoint, e.g. the embedded AWS)
+AWS_HOST_SUFFIXES = (".amazonaws.com", ".amazonaws.com.cn", ".api.aws")
+
+
+class EndpointMismatch(UserWarning):
+    """The DynamoDB and DynamoDB Streams clients talk to different services (one custom endpoint, one AWS)."""
 
 
 @dataclass
 class RetryPolicy:
-    """How throttled or partially processed calls are retried: full jitter, capped, bounded."""
+    """The library's own retries (unprocessed keys/items) and polling sleeps: full jitter, capped, bounded.
+
+    Throttling and 5xx are not retried here: botocore does, following the client's Config.
+    """
 
     attempts: int = 10
     base: float = 0.05
@@ -54,18 +88,30 @@ class RetryPolicy:
         return self.rng.uniform(0, min(self.cap, self.base * (2 ** attempt)))
 
 
+# ------------------------------------------------------------------------------------------ errors
 def error_code(error: ClientError) -> str:
-    return error.response.get("Error", {}).get("Code", "")
+    return str(error.response.get("Error", {}).get("Code", ""))
 
 
-def _is_retryable(error: ClientError) -> bool:
-    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-    return error_code(error) in RETRYABLE_CODES or status >= 500
+def translate(error: BaseException, operation: str) -> BloopException:
+    """The bloop exception for a botocore failure of ``operation`` (raise it ``from error``)."""
+    if isinstance(error, ClientError):
+        return _translate_client_error(error, operation)
+    if isinstance(error, ParamValidationError):
+        # botocore refused the request before sending it (e.g. an option this botocore doesn't know)
+        return BloopException(f"{operation} request was refused by botocore: {error}")
+    if isinstance(error, (BotocoreConnectionError, HTTPClientError)):
+        return ConnectionFailed(
+            f"{operation} failed: {type(error).__name__}: {error}. botocore retried it as the client's Config "
+            "says; a write may or may not have been applied", operation=operation)
+    return BloopException(f"{operation} failed in botocore: {type(error).__name__}: {error}")
 
 
-def _translate(error: ClientError, operation: str) -> BloopException:
+def _translate_client_error(error: ClientError, operation: str) -> BloopException:
     code = error_code(error)
     message = error.response.get("Error", {}).get("Message", str(error))
+    metadata = error.response.get("ResponseMetadata", {})
+    status = metadata.get("HTTPStatusCode", 0)
     if code == "ConditionalCheckFailedException":
         return ConstraintViolation(f"the condition was not met ({operation})", error.response.get("Item"))
     if code == "TransactionCanceledException":
@@ -79,47 +125,115 @@ def _translate(error: ClientError, operation: str) -> BloopException:
         return InvalidStream(f"the stream or shard was not found ({operation}): {message}")
     if code == "ValidationException" and "size" in message.lower() and "item" in message.lower():
         return ItemTooLarge(f"{operation} was refused: {message}")
+    if code in RETRYABLE_CODES or status >= 500:
+        attempts = int(metadata.get("RetryAttempts") or 0) + 1
+        return RetryLimitExceeded(
+            f"{operation} failed with {code or f'HTTP {status}'} after {attempts} attempt(s); botocore retries "
+            "throttling and 5xx as the client's Config says (retries mode and total_max_attempts). Retry "
+            "later, or raise the table's capacity", operation=operation)
     return BloopException(f"{operation} failed with {code}: {message}")
 
 
-def make_clients(region: str | None = None, endpoint_url: str | None = None) -> tuple[Any, Any]:
+# --------------------------------------------------------------------------------- botocore's retries
+def _note_retry_reason(request_dict: Any = None, response: Any = None, caught_exception: Any = None,
+                       **kwargs: Any) -> None:
+    """needs-retry: remember why the attempt failed, for the line logged if botocore retries it."""
+    if request_dict is None:
+        return None
+    if caught_exception is not None:
+        reason = type(caught_exception).__name__
+    elif response is not None:
+        http, parsed = response
+        code = (parsed or {}).get("Error", {}).get("Code")
+        reason = code or f"HTTP {getattr(http, 'status_code', '?')}"
+    else:
+        return None
+    request_dict.setdefault("context", {})["bloop_retry_reason"] = reason
+    return None  # botocore's own handler decides
+
+
+def _log_retry(request: Any = None, operation_name: str | None = None, **kwargs: Any) -> None:
+    """request-created: a request created for attempt 2+ is botocore retrying; one DEBUG line each."""
+    context = getattr(request, "context", None) or {}
+    attempt = (context.get("retries") or {}).get("attempt", 1)
+    if attempt > 1 and logger.isEnabledFor(logging.DEBUG):
+        retries = getattr(context.get("client_config"), "retries", None) or {}
+        total = retries.get("total_max_attempts", "?")
+        logger.debug("%s: botocore retry %d (attempt %d of %s, mode %s) after %s", operation_name, attempt - 1,
+                     attempt, total, retries.get("mode", "legacy"), context.get("bloop_retry_reason", "a failure"))
+
+
+def _watch_retries(client: Any) -> None:
+    if not isinstance(client, BaseClient):
+        return  # a test double or a simulator: no botocore retries to log
+    events = client.meta.events
+    # unique ids: engines sharing a client log each retry once
+    events.register("needs-retry", _note_retry_reason, unique_id="bloop.session.retry-reason")
+    events.register("request-created", _log_retry, unique_id="bloop.session.retry-log")
+
+
+def _is_custom(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    return not host.endswith(AWS_HOST_SUFFIXES)
+
+
+def _check_endpoints(dynamodb: Any, streams: Any) -> None:
+    """Warn when writes and stream reads would go to different services (e.g. only one endpoint set)."""
+    if not (isinstance(dynamodb, BaseClient) and isinstance(streams, BaseClient)):
+        return
+    writes, reads = dynamodb.meta.endpoint_url, streams.meta.endpoint_url
+    if _is_custom(writes) or _is_custom(reads):
+        if urlsplit(writes).netloc != urlsplit(reads).netloc:
+            warnings.warn(
+                f"the DynamoDB client talks to {writes} and the DynamoDB Streams client to {reads}: streams would "
+                "be read from another service than the one written to. Set AWS_ENDPOINT_URL (both clients), or "
+                "AWS_ENDPOINT_URL_DYNAMODB_STREAMS as well as AWS_ENDPOINT_URL_DYNAMODB", EndpointMismatch,
+                stacklevel=4)
+
+
+def make_clients(region: str | None = None, endpoint_url: str | None = None, *, config: Any = None,
+                 boto3_session: Any = None) -> tuple[Any, Any]:
     """dynamodb and dynamodbstreams clients; ``endpoint_url`` None lets boto3 read AWS_ENDPOINT_URL*."""
-    import boto3
-    session = boto3.session.Session(region_name=region)
-    return (session.client("dynamodb", endpoint_url=endpoint_url),
-            session.client("dynamodbstreams", endpoint_url=endpoint_url))
+    import boto3  # type: ignore[import-untyped]
+    session = boto3_session or boto3.session.Session(region_name=region)
+    options: dict[str, Any] = {"endpoint_url": endpoint_url, "config": config}
+    if region is not None:
+        options["region_name"] = region
+    return session.client("dynamodb", **options), session.client("dynamodbstreams", **options)
 
 
 class SessionWrapper:
-    """Thin, retrying wrapper over the dynamodb and dynamodbstreams clients (boto3 clients are thread-safe)."""
+    """Thin wrapper over the dynamodb and dynamodbstreams clients (boto3 clients are thread-safe).
 
-    def __init__(self, dynamodb: Any = None, dynamodbstreams: Any = None, retry: RetryPolicy | None = None) -> None:
+    Clients not given are built from ``boto3_session`` (default: a new ``boto3.Session()``) with ``config``,
+    a ``botocore.config.Config`` (its ``retries`` decide how throttling and 5xx are retried).
+    """
+
+    def __init__(self, dynamodb: Any = None, dynamodbstreams: Any = None, retry: RetryPolicy | None = None, *,
+                 config: Any = None, boto3_session: Any = None) -> None:
+        if dynamodb is not None and dynamodbstreams is not None and (config is not None or boto3_session):
+            raise ValueError("config= and boto3_session= configure the clients the engine builds; both clients "
+                             "were given, so configure them instead (boto3.client(..., config=...))")
         if dynamodb is None or dynamodbstreams is None:
-            import boto3
-            dynamodb = dynamodb or boto3.client("dynamodb")
-            dynamodbstreams = dynamodbstreams or boto3.client("dynamodbstreams")
+            import boto3  # type: ignore[import-untyped]
+            session = boto3_session or boto3.session.Session()
+            dynamodb = dynamodb or session.client("dynamodb", config=config)
+            dynamodbstreams = dynamodbstreams or session.client("dynamodbstreams", config=config)
         self.dynamodb_client = dynamodb
         self.stream_client = dynamodbstreams
         self.retry = retry or RetryPolicy()
+        _check_endpoints(dynamodb, dynamodbstreams)
+        _watch_retries(dynamodb)
+        _watch_retries(dynamodbstreams)
 
     # ----------------------------------------------------------------------------------------- core
     def call(self, client: Any, operation: str, method: str, **request: Any) -> dict:
-        """One API call with throttling/5xx retried; other errors become bloop exceptions."""
-        fn = getattr(client, method)
-        for attempt in range(self.retry.attempts):
-            try:
-                return fn(**request)
-            except ParamValidationError as error:
-                # botocore refused the request before sending it (e.g. an option this botocore doesn't know)
-                raise BloopException(f"{operation} request was refused by botocore: {error}") from error
-            except ClientError as error:
-                if not _is_retryable(error):
-                    raise _translate(error, operation) from error
-                last = error
-            self.retry.sleep(self.retry.delay(attempt))
-        raise RetryLimitExceeded(
-            f"{operation} was throttled {self.retry.attempts} times in a row ({error_code(last)}); "
-            "retry later or raise the table's capacity", operation=operation) from last
+        """One API call; botocore retries throttling, 5xx and connection errors; failures become bloop exceptions."""
+        try:
+            response: dict = getattr(client, method)(**request)
+        except (ClientError, BotoCoreError) as error:
+            raise translate(error, operation) from error
+        return response
 
     def _dynamodb(self, operation: str, method: str, **request: Any) -> dict:
         return self.call(self.dynamodb_client, operation, method, **request)
@@ -167,10 +281,15 @@ class SessionWrapper:
                        (response.get("UnprocessedKeys") or {}).items()}
             if not request:
                 return
+            left = sum(len(spec.get("Keys") or ()) for spec in request.values())
             if attempt == self.retry.attempts:
-                raise RetryLimitExceeded("BatchGetItem left keys unprocessed after every retry",
-                                         operation="BatchGetItem", unprocessed=request)
-            self.retry.sleep(self.retry.delay(attempt))
+                raise RetryLimitExceeded(f"BatchGetItem left {left} key(s) unprocessed after "
+                                         f"{self.retry.attempts} retries", operation="BatchGetItem",
+                                         unprocessed=request)
+            delay = self.retry.delay(attempt)
+            logger.debug("BatchGetItem: %d key(s) unprocessed in %s; retry %d of %d in %.2f s", left,
+                         ", ".join(sorted(request)), attempt + 1, self.retry.attempts, delay)
+            self.retry.sleep(delay)
 
     def get_items(self, keys: Iterable[tuple[str, dict]], consistent: bool = False,
                   options: dict[str, dict] | None = None) -> dict[tuple, dict]:
@@ -247,15 +366,13 @@ class SessionWrapper:
     def create_table(self, request: dict) -> bool:
         """CreateTable; False when the table already exists."""
         try:
-            self._dynamodb_raw("create_table", **request)
-        except ClientError as error:
-            if error_code(error) == "ResourceInUseException":
+            self._dynamodb("CreateTable", "create_table", **request)
+        except BloopException as error:
+            cause = error.__cause__
+            if isinstance(cause, ClientError) and error_code(cause) == "ResourceInUseException":
                 return False
-            raise _translate(error, "CreateTable") from error
+            raise
         return True
-
-    def _dynamodb_raw(self, method: str, **request: Any) -> dict:
-        return getattr(self.dynamodb_client, method)(**request)
 
     def describe_table(self, table_name: str) -> dict:
         try:

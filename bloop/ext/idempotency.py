@@ -38,6 +38,7 @@ import hashlib
 import inspect
 import json
 import logging
+import random
 import threading
 import time
 import uuid
@@ -45,14 +46,15 @@ import warnings
 import weakref
 from typing import Any, Callable
 
-import jmespath
+import jmespath  # type: ignore[import-untyped]
 
-from ..exceptions import BloopException, ConstraintViolation, MissingObjects
+from ..exceptions import BloopException, ConnectionFailed, ConstraintViolation, MissingObjects, RetryLimitExceeded
 from ..models import BaseModel, Column
 from ..types import Integer, String, Timestamp
 from .aws_lambda import current_lambda_context
 
-__all__ = ["COMPLETED", "INPROGRESS", "Idempotency", "IdempotencyError", "IdempotencyInProgress",
+__all__ = ["COMPLETED", "INPROGRESS", "Idempotency", "IdempotencyCompletionFailed", "IdempotencyError",
+           "IdempotencyInProgress",
            "IdempotencyKeyError", "IdempotencyKeyWarning", "IdempotencyRecord", "IdempotencyValidationError",
            "event_payload", "idempotent", "idempotent_record"]
 
@@ -66,6 +68,10 @@ UTC = datetime.timezone.utc
 #: conditional writes lost to other callers in a row before giving up (each loss means another caller
 #: changed the record between our write and our read, so this only trips under pathological churn)
 MAX_ACQUIRE_ATTEMPTS = 20
+#: attempts at the COMPLETED write when it fails transiently, with full-jitter backoff between them
+COMPLETE_ATTEMPTS = 5
+COMPLETE_BACKOFF_BASE = 0.1
+COMPLETE_BACKOFF_CAP = 2.0
 
 
 class IdempotencyRecord(BaseModel):
@@ -105,6 +111,19 @@ class IdempotencyValidationError(IdempotencyError, ValueError):
     def __init__(self, message: str, *, record_id: str) -> None:
         super().__init__(message)
         self.record_id = record_id
+
+
+class IdempotencyCompletionFailed(IdempotencyError):
+    """The function ran, but its record could not be marked COMPLETED (transient AWS failures past the retries).
+
+    ``result`` is what the function returned; the record stays INPROGRESS until its deadline, after which a
+    call with the key runs the function again. The last AWS error is ``__cause__``.
+    """
+
+    def __init__(self, message: str, *, record_id: str, result: Any = None) -> None:
+        super().__init__(message)
+        self.record_id = record_id
+        self.result = result
 
 
 class IdempotencyKeyError(IdempotencyError, ValueError):
@@ -314,6 +333,10 @@ class Idempotency:
                 break
             existing = self._read(engine, record_id)
             now = self.clock()
+            if existing is not None and existing.status == INPROGRESS and getattr(existing, "owner", None) == owner:
+                # our claim was applied but its answer was lost (e.g. a 500 that botocore retried, and the
+                # retry failed its own condition): the record is ours
+                break
             if existing is None or _expired(existing, now) or _lapsed(existing, now):
                 lost += 1
                 if lost >= MAX_ACQUIRE_ATTEMPTS:
@@ -350,7 +373,7 @@ class Idempotency:
             raise TypeError(f"the result of the call recorded as {record_id} can't be stored ({error}); the call "
                             "ran and is recorded as completed, so calls with this key return None. Return "
                             "JSON-serialisable values, or pass dumps=/loads=") from error
-        expires = self._complete(engine, model, record_id, payload_hash, owner, stored)
+        expires = self._complete(engine, model, record_id, payload_hash, owner, stored, result)
         if expires is not None:
             self._cache_put(record_id, payload_hash, stored, expires)
         return result
@@ -378,19 +401,38 @@ class Idempotency:
         return existing
 
     def _complete(self, engine: Any, model: Any, record_id: str, payload_hash: str | None, owner: str,
-                  stored: str | None) -> float | None:
-        """Mark the record COMPLETED if this call still holds it; the expiry written, or None."""
+                  stored: str | None, result: Any = None) -> float | None:
+        """Mark the record COMPLETED if this call still holds it; the expiry written, or None.
+
+        The function has run, so a transient failure of this write (a lost connection, throttling past
+        botocore's retries) is retried with backoff: left INPROGRESS, the record would make every retry
+        fail until the deadline and then run the function again. Writing COMPLETED twice is harmless.
+        """
         expires = self.clock() + self.expires_after
         record = model(id=record_id, status=COMPLETED, expires_at=_as_datetime(expires), in_progress_until=None,
                        payload_hash=payload_hash, result=stored, owner=owner)
-        try:
-            engine.save(record, condition=model.owner == owner)
-        except ConstraintViolation:
-            logger.warning("the claim on %s lapsed before the call finished and another call took it over, so "
-                           "the function may have run twice; raise in_progress_timeout above the longest run",
-                           record_id)
-            return None
-        return expires
+        for attempt in range(1, COMPLETE_ATTEMPTS + 1):
+            try:
+                engine.save(record, condition=model.owner == owner)
+            except ConstraintViolation:
+                logger.warning("the claim on %s lapsed before the call finished and another call took it over, "
+                               "so the function may have run twice; raise in_progress_timeout above the longest "
+                               "run", record_id)
+                return None
+            except (ConnectionFailed, RetryLimitExceeded) as error:
+                if attempt == COMPLETE_ATTEMPTS:
+                    raise IdempotencyCompletionFailed(
+                        f"the function ran, but its record {record_id} (namespace {self.namespace!r}) could not be "
+                        f"marked COMPLETED after {attempt} attempts ({error}). It stays INPROGRESS: calls with this "
+                        "key get IdempotencyInProgress until its deadline, and after it the function runs again. "
+                        "The result is in this error's .result", record_id=record_id, result=result) from error
+                delay = random.uniform(0, min(COMPLETE_BACKOFF_CAP, COMPLETE_BACKOFF_BASE * 2 ** attempt))
+                logger.debug("marking %s COMPLETED failed (%s); retry %d of %d in %.2f s", record_id,
+                             type(error).__name__, attempt, COMPLETE_ATTEMPTS - 1, delay)
+                self.sleep(delay)
+            else:
+                return expires
+        return None  # not reached: the last attempt returns or raises
 
     def _release(self, engine: Any, record_id: str, owner: str) -> None:
         """Delete our INPROGRESS record after a failure, so a retry can run."""

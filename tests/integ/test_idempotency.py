@@ -17,12 +17,16 @@ import time
 import warnings
 
 import pytest
+from botocore.config import Config
+from botocore.exceptions import ConnectionClosedError
 
 from bloop import BaseModel, Column, Integer, String
-from bloop.exceptions import MissingObjects
+from bloop.exceptions import ConnectionFailed, MissingObjects, RetryLimitExceeded
 from bloop.ext.aws_lambda import lambda_handler
 from bloop.ext.idempotency import (
     COMPLETED,
+    INPROGRESS,
+    IdempotencyCompletionFailed,
     IdempotencyInProgress,
     IdempotencyKeyError,
     IdempotencyKeyWarning,
@@ -31,6 +35,8 @@ from bloop.ext.idempotency import (
     idempotent,
     idempotent_record,
 )
+
+from .http_faults import HttpFaults
 
 T0 = 1_800_000_000.0
 
@@ -424,3 +430,70 @@ def test_per_record_mode_on_real_stream_events(engine):
     for event in events + drain():  # a replay of the whole stream
         audit(event)
     assert sorted(effects) == sorted({e["meta"]["event"]["id"] for e in events}) and len(effects) == len(events)
+
+
+# ------------------------------------------------------------------------------- faults under botocore
+@pytest.fixture
+def faulty(bloop_local, engine_factory):
+    """An engine whose DynamoDB client has its own HttpFaults (botocore's retries stay in play)."""
+    def make(**config):
+        client = bloop_local.client("dynamodb", config=Config(retries={"mode": "standard", **config}))
+        return engine_factory(dynamodb=client), HttpFaults(client)
+    return make
+
+
+def test_a_claim_applied_but_answered_with_a_500_is_still_this_calls(faulty):
+    """botocore retries the 500; the retry fails its own condition (the record exists): the call holds it."""
+    engine, faults = faulty(total_max_attempts=3)
+    runs = []
+
+    @idempotent(engine, key="order_id", namespace="claims.lost-answer")
+    def charge(order_id):
+        runs.append(order_id)
+        return "charged"
+
+    assert charge.idempotency.engine is engine  # bound (the table created) before the fault is armed
+    faults.on("UpdateItem", (500, "InternalServerError"), contains=INPROGRESS, apply=True, times=1)
+    assert charge("o1") == "charged"
+    assert runs == ["o1"] and faults.fired["UpdateItem"] == 1
+    record = stored(engine, charge.idempotency.record_id("o1"))
+    assert record.status == COMPLETED and json.loads(record.result) == "charged"
+    assert charge("o1") == "charged" and runs == ["o1"]
+
+
+def test_a_completed_write_that_fails_transiently_is_retried(faulty):
+    engine, faults = faulty(total_max_attempts=2)
+    runs, sleeps = [], []
+
+    @idempotent(engine, key="order_id", namespace="claims.completed-retried", sleep=sleeps.append)
+    def charge(order_id):
+        runs.append(order_id)
+        return "charged"
+
+    assert charge.idempotency.engine is engine
+    # botocore makes 2 attempts per call: the first two bloop attempts fail, the third succeeds
+    faults.on("UpdateItem", ConnectionClosedError(endpoint_url="http://injected"), contains=COMPLETED, times=4)
+    assert charge("o1") == "charged"
+    assert runs == ["o1"] and faults.fired["UpdateItem"] == 4 and len(sleeps) == 2
+    assert stored(engine, charge.idempotency.record_id("o1")).status == COMPLETED
+
+
+@pytest.mark.parametrize("fault", [ConnectionClosedError(endpoint_url="http://injected"),
+                                   (400, "ThrottlingException")], ids=["connection reset", "throttled"])
+def test_a_completed_write_that_keeps_failing_says_the_function_ran(faulty, fault):
+    engine, faults = faulty(total_max_attempts=1)
+    runs = []
+
+    @idempotent(engine, key="order_id", namespace="claims.completed-failed", sleep=lambda seconds: None)
+    def charge(order_id):
+        runs.append(order_id)
+        return "charged"
+
+    assert charge.idempotency.engine is engine
+    faults.on("UpdateItem", fault, contains=COMPLETED)
+    with pytest.raises(IdempotencyCompletionFailed, match="the function ran") as excinfo:
+        charge("o1")
+    assert runs == ["o1"] and excinfo.value.result == "charged"
+    assert isinstance(excinfo.value.__cause__, (ConnectionFailed, RetryLimitExceeded))
+    faults.heal()
+    assert stored(engine, charge.idempotency.record_id("o1")).status == INPROGRESS

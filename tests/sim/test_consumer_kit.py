@@ -15,6 +15,7 @@ from bloop.exceptions import RetryLimitExceeded
 from bloop.session import RetryPolicy
 from bloop.stream import Stream
 from tests.sim import DeliveryLog, SimulatedStreams, check_simulation, run_session
+from tests.sim.botocore_retries import BotocoreRetries
 
 HOUR = 3600
 MINUTE = 60
@@ -48,7 +49,9 @@ def item(name: str, value: int, **extra: Any) -> dict:
 
 def make_engine(sim: SimulatedStreams, model: Any = Thing, table_name: str = "Table") -> Engine:
     """An Engine on the simulator, with ``model`` bound to ``table_name``'s stream without a bind call."""
-    engine = Engine(dynamodb=sim, dynamodbstreams=sim, retry=RetryPolicy(sleep=sim.clock.sleep))
+    # the simulator behind botocore's retries, as a real client would be (bloop adds none for throttling)
+    client = BotocoreRetries(sim)
+    engine = Engine(dynamodb=client, dynamodbstreams=client, retry=RetryPolicy(sleep=sim.clock.sleep))
     engine._bound[model] = BoundTable(table_name, sim.tables[table_name].stream_arn)
     return engine
 

@@ -1,18 +1,27 @@
-"""SessionWrapper: error translation and bounded, jittered retries (fake clients, no I/O)."""
+"""SessionWrapper: error translation and the bounded, jittered retries of unprocessed keys (fake clients, no I/O)."""
+import logging
 import random
+import warnings
 
 import pytest
-from botocore.exceptions import ClientError
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
 
 from bloop.exceptions import (
     BloopException,
+    ConnectionFailed,
     ConstraintViolation,
     RecordsExpired,
     RetryLimitExceeded,
     ShardIteratorExpired,
     TransactionCanceled,
 )
-from bloop.session import RetryPolicy, SessionWrapper
+from bloop.session import EndpointMismatch, RetryPolicy, SessionWrapper
 
 
 def client_error(code, status=400, operation="UpdateItem", **extra):
@@ -46,20 +55,29 @@ def session_for(client, sleeps):
 @pytest.mark.parametrize("code, status", [
     ("ProvisionedThroughputExceededException", 400), ("ThrottlingException", 400),
     ("InternalServerError", 500), ("Anything", 503)])
-def test_throttling_and_5xx_are_retried_with_growing_jitter(code, status):
+def test_throttling_and_5xx_are_left_to_botocore_and_named_once_it_gives_up(code, status):
+    """botocore retries these as the client's Config says; the session adds no second layer of retries."""
     sleeps = []
-    client = Scripted(update_item=[client_error(code, status)] * 3 + [{"Attributes": {"a": {"S": "b"}}}])
-    assert session_for(client, sleeps).save_item({"TableName": "t"}) == {"a": {"S": "b"}}
-    assert len(sleeps) == 3
-    assert all(0 <= s <= 0.05 * 2 ** i for i, s in enumerate(sleeps))
-
-
-def test_retry_bound_raises_named_error():
-    sleeps = []
-    client = Scripted(update_item=[client_error("ThrottlingException")] * 5)
-    with pytest.raises(RetryLimitExceeded, match="throttled 5 times"):
+    client = Scripted(update_item=[client_error(code, status, ResponseMetadata={"HTTPStatusCode": status,
+                                                                                "RetryAttempts": 2})])
+    with pytest.raises(RetryLimitExceeded, match="after 3 attempt") as excinfo:
         session_for(client, sleeps).save_item({"TableName": "t"})
-    assert len(client.calls) == 5
+    assert len(client.calls) == 1 and sleeps == []
+    assert excinfo.value.operation == "UpdateItem"
+    assert isinstance(excinfo.value.__cause__, ClientError)
+
+
+@pytest.mark.parametrize("error", [
+    ConnectionClosedError(endpoint_url="http://127.0.0.1:1"),
+    EndpointConnectionError(endpoint_url="http://127.0.0.1:1"),
+    ReadTimeoutError(endpoint_url="http://127.0.0.1:1"),
+    ConnectTimeoutError(endpoint_url="http://127.0.0.1:1")], ids=lambda e: type(e).__name__)
+def test_connection_errors_become_connection_failed(error):
+    client = Scripted(update_item=[error])
+    with pytest.raises(ConnectionFailed, match=type(error).__name__) as excinfo:
+        session_for(client, []).save_item({"TableName": "t"})
+    assert excinfo.value.__cause__ is error and excinfo.value.operation == "UpdateItem"
+    assert isinstance(excinfo.value, BloopException)
 
 
 @pytest.mark.parametrize("code, exception", [
@@ -111,3 +129,66 @@ def test_load_gives_up_on_keys_unprocessed_forever():
     with pytest.raises(RetryLimitExceeded) as excinfo:
         session_for(client, []).load_items({"t": {"Keys": [key(1)]}})
     assert excinfo.value.unprocessed == {"t": {"Keys": [key(1)]}}
+
+
+def test_each_unprocessed_keys_retry_is_logged_with_counts_not_values(caplog):
+    stuck = {"Responses": {}, "UnprocessedKeys": {"t": {"Keys": [{"id": {"S": "secret-key-value"}}]}}}
+    client = Scripted(batch_get_item=[stuck, stuck, {"Responses": {"t": [{"id": {"S": "secret-key-value"}}]}}])
+    caplog.set_level(logging.DEBUG, logger="bloop.session")
+    session_for(client, []).load_items({"t": {"Keys": [{"id": {"S": "secret-key-value"}}]}})
+    lines = [r.getMessage() for r in caplog.records if r.name == "bloop.session"]
+    assert lines == ["BatchGetItem: 1 key(s) unprocessed in t; retry 1 of 5 in " + lines[0].rsplit(" in ", 1)[1],
+                     "BatchGetItem: 1 key(s) unprocessed in t; retry 2 of 5 in " + lines[1].rsplit(" in ", 1)[1]]
+    assert "secret-key-value" not in caplog.text
+
+
+# ------------------------------------------------------------------------------------------ clients
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+@pytest.fixture
+def environment(monkeypatch):
+    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_DYNAMODB_STREAMS",
+                 "AWS_PROFILE", "AWS_RETRY_MODE", "AWS_MAX_ATTEMPTS"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    return monkeypatch
+
+
+def test_only_the_dynamodb_endpoint_set_warns_that_streams_go_elsewhere(environment):
+    environment.setenv("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:8000")
+    with pytest.warns(EndpointMismatch, match="AWS_ENDPOINT_URL_DYNAMODB_STREAMS"):
+        SessionWrapper()
+
+
+@pytest.mark.parametrize("variables", [
+    {"AWS_ENDPOINT_URL": "http://127.0.0.1:8000"},
+    {"AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:8000",
+     "AWS_ENDPOINT_URL_DYNAMODB_STREAMS": "http://127.0.0.1:8000"},
+    {}], ids=["both by AWS_ENDPOINT_URL", "both by their own variables", "AWS itself"])
+def test_matching_endpoints_do_not_warn(environment, variables):
+    for name, value in variables.items():
+        environment.setenv(name, value)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", EndpointMismatch)
+        SessionWrapper()
+
+
+def test_the_engine_builds_its_clients_with_the_given_config_and_session(environment):
+    import boto3
+    from botocore.config import Config
+
+    from bloop import Engine
+
+    config = Config(retries={"mode": "standard", "total_max_attempts": 3})
+    engine = Engine(config=config, boto3_session=boto3.session.Session(region_name="eu-west-1"))
+    for client in (engine.session.dynamodb_client, engine.session.stream_client):
+        assert client.meta.config.retries == {"mode": "standard", "total_max_attempts": 3}
+        assert client.meta.region_name == "eu-west-1"
+
+
+def test_config_for_clients_the_engine_does_not_build_is_refused():
+    from botocore.config import Config
+    with pytest.raises(ValueError, match="configure them instead"):
+        SessionWrapper(dynamodb=Scripted(), dynamodbstreams=Scripted(), config=Config())

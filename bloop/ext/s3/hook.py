@@ -45,6 +45,12 @@ class Fetch(NamedTuple):
     pointer: S3Pointer
 
 
+def _describe(obj: Any) -> str:
+    """The object by its key: messages never carry whole objects' values (an S3-backed one can be megabytes)."""
+    keys = ", ".join(f"{column.name}={obj.__dict__.get(column.name)!r}" for column in type(obj).Meta.keys)
+    return f"{type(obj).__name__}({keys})"
+
+
 class S3Columns(Extension):
     """Takes part in an engine's writes and loads for every S3-backed column (see the module docstring)."""
 
@@ -149,9 +155,9 @@ class S3Columns(Extension):
         problems = []
         for (obj, column, pointer), (exists, error) in zip(checks, outcomes):
             if error is not None:
-                problems.append(f"{obj!r}: could not check {column.name} at {pointer.url}: {error}")
+                problems.append(f"{_describe(obj)}: could not check {column.name} at {pointer.url}: {error}")
             elif not exists:
-                problems.append(f"{obj!r}: {column.name} points at {pointer.url}, which does not exist")
+                problems.append(f"{_describe(obj)}: {column.name} points at {pointer.url}, which does not exist")
         return problems
 
     # -------------------------------------------------------------------------------------- disposal

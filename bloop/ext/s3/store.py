@@ -9,6 +9,7 @@ from typing import Any, Iterator
 
 from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
 
+from ...session import error_code, translate
 from ...util import chunked
 from .column import S3Pointer
 from .errors import MissingBucket, S3ContentMismatch, S3Error
@@ -20,19 +21,13 @@ DELETE_OBJECTS_CHUNK_SIZE = 1000
 UTC = datetime.timezone.utc
 
 
-def _translate(error: ClientError, action: str, bucket: str, key: str | None = None) -> S3Error:
-    code = error.response.get("Error", {}).get("Code", "")
-    message = error.response.get("Error", {}).get("Message", str(error))
-    if code == "NoSuchBucket":
+def _failure(error: ClientError | BotoCoreError, action: str, bucket: str, key: str | None = None) -> S3Error:
+    """The S3Error for a failed call: bloop's one translator of botocore errors, plus where it happened."""
+    if isinstance(error, ClientError) and error_code(error) == "NoSuchBucket":
         return MissingBucket(f"{action}: the bucket {bucket!r} does not exist; create it, or fix the S3Blob's "
                              "bucket=", bucket, key)
     where = f"s3://{bucket}/{key}" if key else f"s3://{bucket}"
-    return S3Error(f"{action} {where} failed with {code}: {message}", bucket, key)
-
-
-def _connection_error(error: BotoCoreError, action: str, bucket: str, key: str | None = None) -> S3Error:
-    where = f"s3://{bucket}/{key}" if key else f"s3://{bucket}"
-    return S3Error(f"{action} {where} failed: {type(error).__name__}: {error}", bucket, key)
+    return S3Error(f"{translate(error, action)} ({where})", bucket, key)
 
 
 def _is_not_found(error: ClientError) -> bool:
@@ -49,10 +44,8 @@ class S3Store:
     def put(self, upload: Upload) -> None:
         try:
             self.client.put_object(Bucket=upload.bucket, Key=upload.key, Body=upload.body, Metadata=upload.metadata)
-        except ClientError as error:
-            raise _translate(error, "PutObject", upload.bucket, upload.key) from error
-        except BotoCoreError as error:
-            raise _connection_error(error, "PutObject", upload.bucket, upload.key) from error
+        except (ClientError, BotoCoreError) as error:
+            raise _failure(error, "PutObject", upload.bucket, upload.key) from error
 
     def get(self, pointer: S3Pointer) -> bytes | None:
         """The object's content, or None when it does not exist; raises S3ContentMismatch if it isn't the pointer's."""
@@ -61,9 +54,9 @@ class S3Store:
         except ClientError as error:
             if _is_not_found(error):
                 return None
-            raise _translate(error, "GetObject", pointer.bucket, pointer.key) from error
+            raise _failure(error, "GetObject", pointer.bucket, pointer.key) from error
         except BotoCoreError as error:
-            raise _connection_error(error, "GetObject", pointer.bucket, pointer.key) from error
+            raise _failure(error, "GetObject", pointer.bucket, pointer.key) from error
         if len(body) != pointer.size or hashlib.sha256(body).hexdigest() != pointer.sha256:
             raise S3ContentMismatch(f"{pointer.url} holds {len(body)} bytes that do not match its pointer "
                                     f"({pointer.size} bytes, sha256 {pointer.sha256[:12]}...)", pointer.bucket,
@@ -80,9 +73,9 @@ class S3Store:
         except ClientError as error:
             if _is_not_found(error):
                 return None
-            raise _translate(error, "HeadObject", bucket, key) from error
+            raise _failure(error, "HeadObject", bucket, key) from error
         except BotoCoreError as error:
-            raise _connection_error(error, "HeadObject", bucket, key) from error
+            raise _failure(error, "HeadObject", bucket, key) from error
 
     def delete(self, bucket: str, keys: list[str]) -> list[tuple[str, str]]:
         """Delete keys (1000 a call); returns (key, reason) for those S3 did not delete."""
@@ -108,9 +101,9 @@ class S3Store:
                                     Metadata=metadata, MetadataDirective="REPLACE")
         except ClientError as error:
             if not _is_not_found(error):
-                raise _translate(error, "CopyObject", pointer.bucket, pointer.key) from error
+                raise _failure(error, "CopyObject", pointer.bucket, pointer.key) from error
         except BotoCoreError as error:
-            raise _connection_error(error, "CopyObject", pointer.bucket, pointer.key) from error
+            raise _failure(error, "CopyObject", pointer.bucket, pointer.key) from error
 
     def list(self, bucket: str, prefix: str) -> Iterator[dict]:
         """Every object under ``prefix`` (ListObjectsV2 pages)."""
@@ -118,10 +111,8 @@ class S3Store:
         while True:
             try:
                 response = self.client.list_objects_v2(**request)
-            except ClientError as error:
-                raise _translate(error, "ListObjectsV2", bucket) from error
-            except BotoCoreError as error:
-                raise _connection_error(error, "ListObjectsV2", bucket) from error
+            except (ClientError, BotoCoreError) as error:
+                raise _failure(error, "ListObjectsV2", bucket) from error
             yield from response.get("Contents") or ()
             token = response.get("NextContinuationToken")
             if not response.get("IsTruncated") or not token:
