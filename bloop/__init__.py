@@ -10,6 +10,7 @@ from .exceptions import (
     TableMismatch,
     TransactionCanceled,
     TransactionTokenExpired,
+    VersionConflict,
 )
 from .models import BaseModel, Column, GlobalSecondaryIndex, LocalSecondaryIndex
 from .search import QueryIterator, ScanIterator
@@ -48,7 +49,7 @@ __all__ = [
     "Binary", "Boolean", "DateTime", "DynamicList", "DynamicMap", "Integer", "List", "Map", "Number", "Set",
     "String", "Timestamp", "UUID",
     "BloopException", "ConstraintViolation", "MissingObjects", "RecordsExpired", "ShardIteratorExpired",
-    "TableMismatch", "TransactionCanceled", "TransactionTokenExpired",
+    "TableMismatch", "TransactionCanceled", "TransactionTokenExpired", "VersionConflict",
     "before_create_table", "model_bound", "model_created", "model_validated", "object_deleted", "object_loaded",
     "object_modified", "object_saved",
     "Condition", "QueryIterator", "ScanIterator", "Stream", "ReadTransaction", "WriteTransaction", "missing",

@@ -217,3 +217,16 @@ class InvalidValue(BloopException, ValueError, TypeError):
 
 class ExpressionTooLarge(BloopException, ValueError):
     """A rendered expression is over DynamoDB's 4 KB limit; raised before any request is sent."""
+
+
+class VersionConflict(ConstraintViolation):
+    """A versioned save or delete found the item changed by someone else since the object was loaded.
+
+    Nothing was written and the object is unchanged. Reload it (``engine.load(obj)``), reapply your
+    change and save again. See :doc:`/locking`.
+    """
+
+    def __init__(self, message: str, obj: Any = None, expected: Any = None) -> None:
+        super().__init__(message, obj)
+        #: the version the write expected to find (None: no item)
+        self.expected = expected

@@ -22,6 +22,7 @@ from .conditions import ComparisonMixin
 from .exceptions import BloopException, InvalidModel, InvalidStreamDeclaration, InvalidValue, MissingKey
 from .types import MAX_DEPTH, UUID, DateTime, Integer, Timestamp, Type, nesting_depth, short_repr
 from .util import missing
+from .versioning import setup_version
 
 __all__ = [
     "BaseModel", "Column", "GlobalSecondaryIndex", "LocalSecondaryIndex", "Index", "IMeta",
@@ -97,26 +98,31 @@ class Column(ComparisonMixin, declare.Declare[T], Generic[T]):
     @overload
     def __init__(self: Column[datetime.datetime], typedef: type[Timestamp] | Timestamp | type[DateTime] | DateTime,
                  hash_key: bool = ..., range_key: bool = ..., dynamo_name: str | None = ...,
-                 default: Any = ...) -> None: ...
+                 default: Any = ..., version: bool = ..., discriminator: bool = ...) -> None: ...
 
     @overload
     def __init__(self: Column[int], typedef: type[Integer] | Integer, hash_key: bool = ..., range_key: bool = ...,
-                 dynamo_name: str | None = ..., default: Any = ...) -> None: ...
+                 dynamo_name: str | None = ..., default: Any = ..., version: bool = ...,
+                 discriminator: bool = ...) -> None: ...
 
     @overload
     def __init__(self: Column[uuid.UUID], typedef: type[UUID] | UUID, hash_key: bool = ..., range_key: bool = ...,
-                 dynamo_name: str | None = ..., default: Any = ...) -> None: ...
+                 dynamo_name: str | None = ..., default: Any = ..., version: bool = ...,
+                 discriminator: bool = ...) -> None: ...
 
     @overload
     def __init__(self: Column[T], typedef: type[Type[T]], hash_key: bool = ..., range_key: bool = ...,
-                 dynamo_name: str | None = ..., default: Any = ...) -> None: ...
+                 dynamo_name: str | None = ..., default: Any = ..., version: bool = ...,
+                 discriminator: bool = ...) -> None: ...
 
     @overload
     def __init__(self: Column[T], typedef: Type[T], hash_key: bool = ..., range_key: bool = ...,
-                 dynamo_name: str | None = ..., default: Any = ...) -> None: ...
+                 dynamo_name: str | None = ..., default: Any = ..., version: bool = ...,
+                 discriminator: bool = ...) -> None: ...
 
     def __init__(self, typedef: Any, hash_key: bool = False, range_key: bool = False,
-                 dynamo_name: str | None = None, default: Any = missing) -> None:
+                 dynamo_name: str | None = None, default: Any = missing, version: bool = False,
+                 discriminator: bool = False) -> None:
         declare.Declare.__init__(self, default)
         if isinstance(typedef, type) and issubclass(typedef, Type):
             typedef = typedef()
@@ -130,6 +136,10 @@ class Column(ComparisonMixin, declare.Declare[T], Generic[T]):
         self.typedef = typedef
         self.hash_key = bool(hash_key)
         self.range_key = bool(range_key)
+        #: the optimistic-locking version column (bloop.versioning)
+        self.version = bool(version)
+        #: the column naming each item's class in a single-table design (bloop.polymorphism)
+        self.discriminator = bool(discriminator)
         self._dynamo_name = dynamo_name
         self.dynamo_name: str = dynamo_name  # type: ignore[assignment]  # completed by __set_name__
         self.default = default
@@ -320,6 +330,7 @@ class IMeta:
     gsis: set
     lsis: set
     projection: dict
+    version: Any
 
 
 def _resolve_column(model: Any, ref: Any, what: str) -> Column:
@@ -336,7 +347,7 @@ META_OPTIONS = ("abstract", "table_name", "read_units", "write_units", "billing"
                 "backups", "init")
 # what setup_model computes onto Meta (a refresh sees them again)
 _META_COMPUTED = frozenset({"model", "hash_key", "range_key", "keys", "columns", "columns_by_name",
-                            "columns_by_dynamo_name", "indexes", "gsis", "lsis", "projection"})
+                            "columns_by_dynamo_name", "indexes", "gsis", "lsis", "projection", "version"})
 
 
 def _check_meta_options(cls: Any, meta: Any) -> None:
@@ -444,6 +455,7 @@ def setup_model(cls: Any) -> None:
         meta.columns_by_name[name] = column
         meta.columns_by_dynamo_name[column.dynamo_name] = column
     meta.keys = {c for c in (meta.hash_key, meta.range_key) if c is not None}
+    setup_version(cls, meta)
     if not meta.abstract and meta.hash_key is None:
         raise InvalidModel(
             f"{cls.__name__} has no hash key; mark one column Column(..., hash_key=True) "

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterable, Sequence
 
-from . import signals
+from . import signals, versioning
 from .actions import REMOVE, SET, Action
 from .conditions import Condition, ConditionRenderer, conditions_and
 from .exceptions import InvalidBatch, InvalidCondition, InvalidModel, InvalidSync, InvalidTransaction
@@ -153,6 +153,7 @@ class WritePath:
             self.check_condition(condition)
             synced = synced_with(obj) == self.sync_target(type(obj))
             writes.append(Write(obj, kind, columns_to_write(obj, kind, synced)))
+        versioning.prepare(writes, [condition for _, _, condition in items], mode, {"engine": self.engine})
         extensions = self.extensions({type(w.obj) for w in writes})
         for extension in extensions:
             extension.prepare(writes)
@@ -280,6 +281,7 @@ class WritePath:
             if outcome.error is None and outcome.result is not None and (
                     sync == "old" or (sync == "new" and not level)):
                 images.append((write.obj, outcome.result))
+        versioning.explain(rendered, self.session)
         # sync images are filled and finished before after_send, which may remove what an old image
         # points at (e.g. the S3 object a save displaced)
         try:
@@ -292,6 +294,7 @@ class WritePath:
             if write.error is not None:
                 continue
             obj = write.obj
+            versioning.settle(write)
             if write.kind in ("save", "put"):
                 settle_after_save(obj)
                 set_synced(obj, self.sync_target(type(obj)))

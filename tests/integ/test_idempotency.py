@@ -51,21 +51,6 @@ class Clock:
         return self.now
 
 
-@pytest.fixture
-def atomic_moto_writes(monkeypatch):
-    """Quirk Q4: make moto's conditional item writes atomic, as DynamoDB's are."""
-    from moto.dynamodb.models import DynamoDBBackend
-
-    lock = threading.RLock()
-    for name in ("put_item", "update_item", "delete_item"):
-        original = getattr(DynamoDBBackend, name)
-
-        def locked(self, *args, _original=original, **kwargs):
-            with lock:
-                return _original(self, *args, **kwargs)
-        monkeypatch.setattr(DynamoDBBackend, name, locked)
-
-
 def stored(engine, record_id):
     """The record as the table holds it (None when absent)."""
     record = IdempotencyRecord(id=record_id)
