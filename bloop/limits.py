@@ -72,6 +72,15 @@ def _where(obj: Any) -> str:
 
 def check_key(obj: Any, key: Mapping[str, Mapping[str, Any]]) -> None:
     """Hash key values up to 2048 bytes, range keys up to 1024, neither empty."""
+    for value in key.values():
+        for inner in value.values():
+            # a short value can't be over the limit: 4 UTF-8 bytes per character at most (the common case)
+            if not inner or len(inner) * 4 > MAX_RANGE_KEY_SIZE:
+                return _check_key_sizes(obj, key)
+    return None
+
+
+def _check_key_sizes(obj: Any, key: Mapping[str, Mapping[str, Any]]) -> None:
     meta = type(obj).Meta
     for column in meta.keys:
         wire = key.get(column.dynamo_name)

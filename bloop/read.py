@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterable
 from . import signals
 from .exceptions import MissingObjects
 from .extensions import Extension
+from .limits import check_key
 from .models import BaseModel, dump_key, set_synced, unpack_from_dynamodb
 from .util import key_identity
 
@@ -87,6 +88,7 @@ class ReadPath:
                 objs_of = first[table] = {}
                 wanted[table] = {}
             key = dump_key(obj, context)
+            check_key(obj, key)
             identity = key_identity(key)
             if identity in objs_of:
                 more.setdefault((table, identity), []).append(obj)

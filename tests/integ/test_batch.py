@@ -158,3 +158,57 @@ def test_concurrent_plain_saves_keep_per_object_conditions(make_engine):
     fresh = [Row(id=str(i)) for i in range(40)]
     engine.load(*fresh, consistent=True)
     assert [r.n for r in fresh] == [-1 if i == 13 else (i + 100 if i < 20 else i) for i in range(40)]
+
+
+class DroppingConnection(Unprocessing):
+    """The first BatchWriteItem writes all but the last ``left`` requests and leaves those unprocessed; the
+    retry fails with a connection error (the requests written by the first call stay written)."""
+
+    def __init__(self, client, left=5):
+        super().__init__(client)
+        self.left = left
+        self.calls = 0
+
+    def batch_write_item(self, RequestItems):
+        from botocore.exceptions import ConnectionClosedError
+        self.calls += 1
+        if self.calls > 1:
+            raise ConnectionClosedError(endpoint_url="http://127.0.0.1:1")
+        ((table, requests),) = RequestItems.items()
+        self._client.batch_write_item(RequestItems={table: requests[:-self.left]})
+        return {"UnprocessedItems": {table: requests[-self.left:]}}
+
+
+def test_a_failed_retry_reports_only_what_was_not_written(bloop_local, engine_factory):
+    client = DroppingConnection(bloop_local.dynamodb)
+    engine = engine_factory(dynamodb=client, retry=RetryPolicy(attempts=2, sleep=lambda s: None))
+    engine.bind(Row)
+    rows = [Row(id=str(i), n=i) for i in range(25)]
+    with pytest.raises(BatchWriteIncomplete) as excinfo:
+        with engine.batch() as batch:
+            batch.save(*rows)
+    assert excinfo.value.objects == rows[20:]
+    assert count_rows(engine) == 20
+
+
+class Reordering(Unprocessing):
+    """Leaves ``stuck_ids`` unprocessed forever, answering with each item's attributes in another order
+    (DynamoDB documents no order for UnprocessedItems)."""
+
+    def batch_write_item(self, RequestItems):
+        left = super().batch_write_item(RequestItems)["UnprocessedItems"]
+        reordered = {table: [{"PutRequest": {"Item": dict(reversed(r["PutRequest"]["Item"].items()))}}
+                             for r in requests] for table, requests in left.items()}
+        return {"UnprocessedItems": reordered}
+
+
+def test_unprocessed_items_are_matched_back_by_key(bloop_local, engine_factory):
+    client = Reordering(bloop_local.dynamodb, stuck_ids={"3", "30", "31", "59"})
+    engine = engine_factory(dynamodb=client, retry=RetryPolicy(attempts=2, sleep=lambda s: None))
+    engine.bind(Row)
+    rows = [Row(id=str(i), n=i, note="x") for i in range(60)]
+    with pytest.raises(BatchWriteIncomplete) as excinfo:
+        with engine.batch() as batch:
+            batch.save(*rows)
+    assert excinfo.value.objects == [rows[3], rows[30], rows[31], rows[59]]
+    assert count_rows(engine) == 56

@@ -560,3 +560,37 @@ def test_the_collector_keeps_an_object_its_item_points_at(engine):
     engine.save(Doc(id="kept", body=big("kept")))
     report = collect_garbage(engine, Doc, min_age=0)
     assert report.deleted == [] and report.referenced == 1
+
+
+def test_the_lambda_adapter_gives_the_values_next_stream_gives(make_engine, bloop_local):
+    import json
+
+    from bloop.ext.aws_lambda import lambda_event, lambda_handler
+    engine = make_engine(Streamed)
+    stream = engine.stream(Streamed, "trim_horizon")
+    doc = Streamed(id="lambda", body=big("first"))
+    engine.save(doc)
+    doc.body = big("second")
+    engine.save(doc)
+    engine.delete(doc)
+    local = _events(stream)
+    # the records the event source mapping would read, as Lambda delivers them (plain JSON)
+    arn = engine.stream_arn(Streamed)
+    client = bloop_local.dynamodbstreams
+    records = []
+    for shard in client.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
+        iterator = client.get_shard_iterator(StreamArn=arn, ShardId=shard["ShardId"],
+                                             ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        page = client.get_records(ShardIterator=iterator)  # moto: one shard, every record in one page
+        records.extend(page["Records"])
+    event = json.loads(json.dumps(lambda_event(records, event_source_arn=arn)))
+    handled = []
+    lambda_handler(handled.append, model=Streamed, engine=engine, bind=False)(event)
+
+    def values(events):
+        return [(e["meta"]["event"]["type"], e["key"].id, getattr(e["old"], "body", None),
+                 getattr(e["new"], "body", None)) for e in events]
+
+    assert values(handled) == values(local)
+    bodies = {body for _, _, old, new in values(handled) for body in (old, new) if body}
+    assert bodies == {big("first"), big("second")}  # bytes, never an S3Pointer

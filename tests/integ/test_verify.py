@@ -201,3 +201,38 @@ def test_item_level_batch_put_passes_when_the_item_is_exactly_what_was_written(l
     with engine.batch(verify="item") as batch:
         batch.save(Player(id="b2", team="t", score=1))
     assert client.batch_gets == 1
+
+
+def test_batch_delete_with_indexes_waits_for_the_old_entry_to_go(lagging):
+    engine, client = lagging()
+    player = Player(id="b1", team="gone", score=1)
+    engine.save(player)
+    client.stale_items = [{"id": {"S": "b1"}, "team": {"S": "gone"}, "score": {"N": "1"}}]
+    client.lag = 2
+    with engine.batch(verify="indexes") as batch:
+        batch.delete(player)
+    assert client.index_queries == 3  # the old image was read first, so the old entry was watched
+
+
+def test_batch_put_changing_an_index_key_waits_for_the_old_entry_to_go(lagging):
+    engine, client = lagging()
+    player = Player(id="b2", team="old", score=1)
+    engine.save(player)
+    stale = {"id": {"S": "b2"}, "team": {"S": "old"}, "score": {"N": "1"}}
+    client.stale_items, client.lag = [stale], 2
+    player.team = "new"
+    with engine.batch(verify="indexes") as batch:
+        batch.save(player)
+    # two stale answers, then the new entry is listed and the old one is gone
+    assert client.index_queries >= 4
+
+
+def test_batch_delete_times_out_while_the_old_entry_stays(lagging):
+    engine, client = lagging(verify_timeout=0.2)
+    player = Player(id="b3", team="stays", score=1)
+    engine.save(player)
+    client.stale_items = [{"id": {"S": "b3"}, "team": {"S": "stays"}, "score": {"N": "1"}}]
+    client.lag = 10 ** 6
+    with pytest.raises(VerificationTimeout, match="still listed"):
+        with engine.batch(verify="indexes") as batch:
+            batch.delete(player)
