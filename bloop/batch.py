@@ -114,7 +114,8 @@ class BatchWriter:
             if not pending:
                 return {}
             if attempt < retry.attempts:
-                retry.sleep(retry.delay(attempt))
+                tables = ", ".join(sorted({r.table_name for r in pending}))
+                session.pause_before_retry("BatchWriteItem", attempt, f"{len(pending)} item(s) unprocessed in {tables}")
         unprocessed = Unprocessed("unprocessed after every retry")
         return {id(r): unprocessed for r in pending}
 

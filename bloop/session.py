@@ -235,6 +235,15 @@ class SessionWrapper:
             raise translate(error, operation) from error
         return response
 
+    def pause_before_retry(self, operation: str, attempt: int, reason: str) -> None:
+        """The library's own retries (unprocessed keys/items): log one DEBUG line, then sleep full jitter.
+
+        ``attempt`` counts from 0; ``reason`` says what is retried, by count and table, never by value.
+        """
+        delay = self.retry.delay(attempt)
+        logger.debug("%s: %s; retry %d of %d in %.2f s", operation, reason, attempt + 1, self.retry.attempts, delay)
+        self.retry.sleep(delay)
+
     def _dynamodb(self, operation: str, method: str, **request: Any) -> dict:
         return self.call(self.dynamodb_client, operation, method, **request)
 
@@ -286,10 +295,8 @@ class SessionWrapper:
                 raise RetryLimitExceeded(f"BatchGetItem left {left} key(s) unprocessed after "
                                          f"{self.retry.attempts} retries", operation="BatchGetItem",
                                          unprocessed=request)
-            delay = self.retry.delay(attempt)
-            logger.debug("BatchGetItem: %d key(s) unprocessed in %s; retry %d of %d in %.2f s", left,
-                         ", ".join(sorted(request)), attempt + 1, self.retry.attempts, delay)
-            self.retry.sleep(delay)
+            tables = ", ".join(sorted(request))
+            self.pause_before_retry("BatchGetItem", attempt, f"{left} key(s) unprocessed in {tables}")
 
     def get_items(self, keys: Iterable[tuple[str, dict]], consistent: bool = False,
                   options: dict[str, dict] | None = None) -> dict[tuple, dict]:

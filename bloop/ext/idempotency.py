@@ -44,7 +44,7 @@ import time
 import uuid
 import warnings
 import weakref
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import jmespath  # type: ignore[import-untyped]
 
@@ -236,7 +236,7 @@ class Idempotency:
         self._skip_table_setup = skip_table_setup
         self._bound: weakref.WeakSet = weakref.WeakSet()
         self._lock = threading.Lock()
-        self._cache: collections.OrderedDict[str, tuple[str | None, str | None, float]] = collections.OrderedDict()
+        self._cache: collections.OrderedDict[str, _Cached] = collections.OrderedDict()
 
     # ---------------------------------------------------------------------------------- public
     def call(self, function: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
@@ -322,7 +322,7 @@ class Idempotency:
     def _run(self, record_id: str, payload_hash: str | None, run: Callable[[], Any]) -> Any:
         cached = self._cache_get(record_id, payload_hash)
         if cached is not None:
-            return self._load_result(cached[0])
+            return self._load_result(cached.stored)
         engine = self._engine()
         model = self.model
         owner = uuid.uuid4().hex
@@ -458,35 +458,42 @@ class Idempotency:
         return None if stored is None or stored == "" else self.loads(stored)
 
     # ---------------------------------------------------------------------------------- cache
-    def _cache_get(self, record_id: str, payload_hash: str | None) -> tuple[str | None] | None:
+    def _cache_get(self, record_id: str, payload_hash: str | None) -> _Cached | None:
         if not self.cache_size:
             return None
         with self._lock:
             entry = self._cache.get(record_id)
             if entry is None:
                 return None
-            stored_hash, stored, expires = entry
-            if self.clock() >= expires:
+            if self.clock() >= entry.expires:
                 del self._cache[record_id]
                 return None
             self._cache.move_to_end(record_id)
         # the cache answers only after the same validation a read from the table gets
-        if payload_hash is not None and stored_hash is not None and stored_hash != payload_hash:
+        if payload_hash is not None and entry.payload_hash is not None and entry.payload_hash != payload_hash:
             raise IdempotencyValidationError(
                 f"the key of {record_id} (namespace {self.namespace!r}) was used before with a different "
                 f"payload: the fields selected by validate={self.validate!r} differ. Use a new key for a new "
                 "request", record_id=record_id)
-        return (stored,)
+        return entry
 
     def _cache_put(self, record_id: str, payload_hash: str | None, stored: str | None, expires: float) -> None:
         """Called only with results validated against ``payload_hash`` (or produced by this very call)."""
         if not self.cache_size:
             return
         with self._lock:
-            self._cache[record_id] = (payload_hash, stored, expires)
+            self._cache[record_id] = _Cached(payload_hash, stored, expires)
             self._cache.move_to_end(record_id)
             while len(self._cache) > self.cache_size:
                 self._cache.popitem(last=False)
+
+
+class _Cached(NamedTuple):
+    """A completed result kept in the in-process cache."""
+
+    payload_hash: str | None
+    stored: str | None
+    expires: float  # epoch seconds
 
 
 class _Lazy:

@@ -10,6 +10,7 @@ from botocore.config import Config
 
 from bloop import BaseModel, Column, String
 from bloop.exceptions import ConnectionFailed, RetryLimitExceeded
+from bloop.session import RetryPolicy
 
 from .http_faults import HttpFaults
 
@@ -68,3 +69,33 @@ def test_connection_errors_are_bloop_exceptions(bloop_local, engine_factory):
     with pytest.raises(ConnectionFailed, match="UpdateItem failed: EndpointConnectionError") as excinfo:
         engine.save(Secret(id="k1", note="n"))
     assert excinfo.value.operation == "UpdateItem"
+
+
+def test_unprocessed_items_are_retried_by_bloop_and_each_retry_logged(bloop_local, engine_factory, caplog):
+    client = bloop_local.client("dynamodb")
+    engine = engine_factory(dynamodb=client, retry=RetryPolicy(sleep=lambda seconds: None))
+    engine.bind(Secret)
+    sent = []
+
+    def remember(params, **kwargs):
+        sent.append(params["RequestItems"])
+
+    def leave_one_unprocessed(parsed, **kwargs):
+        if len(sent) <= 2:  # the first two answers claim one request was not processed (a harmless rewrite)
+            table, requests = next(iter(sent[-1].items()))
+            parsed["UnprocessedItems"] = {table: requests[:1]}
+
+    client.meta.events.register("before-parameter-build.dynamodb.BatchWriteItem", remember)
+    client.meta.events.register("after-call.dynamodb.BatchWriteItem", leave_one_unprocessed)
+    caplog.set_level(logging.DEBUG, logger="bloop.session")
+    with engine.batch() as batch:
+        for number in range(3):
+            batch.save(Secret(id=f"k{number}", note="the-secret-value"))
+    assert len(sent) == 3
+    table = engine.table_name(Secret)
+    lines = [record.getMessage() for record in caplog.records if record.name == "bloop.session"]
+    assert [line.rsplit(" in ", 1)[0] for line in lines] == [
+        f"BatchWriteItem: 1 item(s) unprocessed in {table}; retry 1 of 10",
+        f"BatchWriteItem: 1 item(s) unprocessed in {table}; retry 2 of 10"]
+    assert "the-secret-value" not in caplog.text
+    assert len(list(engine.scan(Secret, consistent=True))) == 3

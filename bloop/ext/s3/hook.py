@@ -114,7 +114,7 @@ class S3Columns(Extension):
             uploads.extend((plan, upload) for upload in plan.uploads)
         if uploads:
             store = self.store
-            outcomes = self.context.run_all(lambda pair: store.put(pair[1]), uploads)
+            outcomes = self.context.run_all(store.put, [upload for _, upload in uploads])
             for (plan, upload), (_, error) in zip(uploads, outcomes):
                 if error is None:
                     plan.created.append((upload.bucket, upload.key))
@@ -167,7 +167,7 @@ class S3Columns(Extension):
         for bucket, key in pointers:
             by_bucket.setdefault(bucket, []).append(key)
         store = self.store
-        outcomes = self.context.run_all(lambda pair: store.delete(pair[0], pair[1]), list(by_bucket.items()))
+        outcomes = self.context.run_all(lambda bucket_keys: store.delete(*bucket_keys), list(by_bucket.items()))
         for (bucket, keys), (failed, error) in zip(by_bucket.items(), outcomes):
             if error is not None:
                 logger.warning("could not delete %d object(s) %s in %s: %r; collect_garbage will", len(keys), why,
