@@ -14,8 +14,10 @@ import uuid
 from typing import Any, Callable
 
 from .actions import Action, ActionType
+from .limits import value_size
 from .types import (
     _MAX_EXACT_INT,
+    DYNAMODB_CONTEXT,
     UTC,
     UUID,
     Binary,
@@ -35,10 +37,11 @@ from .types import (
     _reject_nested_action,
 )
 
-__all__ = ["Dumper", "Loader", "compile_dumper", "compile_loader"]
+__all__ = ["Dumper", "Loader", "SizedDumper", "compile_dumper", "compile_loader", "compile_sized_dumper"]
 
 Loader = Callable[[Any, Any], Any]
 Dumper = Callable[[Any, Any], Any]
+SizedDumper = Callable[[Any, Any], "tuple[Any, int]"]
 
 
 def compile_loader(typedef: Type) -> Loader:
@@ -172,6 +175,184 @@ def _map_dumper(typedef: Type, inners: dict[str, Dumper]) -> Dumper:
                 if wire is not None:
                     out[key] = wire
         return {"M": out} if out else None
+    return dump
+
+
+# ------------------------------------------------------------------------------------ sized dumpers
+def compile_sized_dumper(typedef: Type) -> SizedDumper:
+    """A ``dumper(python_value, context) -> (wire or None, bytes DynamoDB counts for it)``.
+
+    The save fast path adds each value's size as it dumps it, so the 400 KB check needs no second
+    walk over the item. Each handles the common, plainly valid values itself (a str that is ASCII,
+    an int, a list of such...) and hands anything else to :func:`compile_dumper`'s dumper, which
+    checks it and raises the type's error, and then sizes its result with ``limits.value_size``:
+    the sizes are exact either way, and the checks live in one place.
+    """
+    plain = compile_dumper(typedef)
+    cls = type(typedef)
+    if cls._dump is Type._dump:
+        dump = cls.dynamo_dump
+        if dump is String.dynamo_dump:
+            return _sized_string(plain)
+        if dump is Integer.dynamo_dump or dump is Number.dynamo_dump:
+            # a Number with its own decimal context may refuse what DynamoDB's accepts: no shortcut then
+            # (and an Integer refuses fractions)
+            return _sized_number(plain, decimals=dump is Number.dynamo_dump and
+                                 typedef.context is DYNAMODB_CONTEXT)  # type: ignore[attr-defined]
+        if dump is Boolean.dynamo_dump:
+            return _sized_boolean(plain)
+        if dump is DateTime.dynamo_dump:
+            return _sized_datetime(plain)
+        if dump is Binary.dynamo_dump:
+            return _sized_binary(plain)
+        if dump is List.dynamo_dump:
+            return _sized_list(plain, compile_sized_dumper(typedef.inner_typedef))  # type: ignore[attr-defined]
+        if dump is Map.dynamo_dump:
+            inners = {k: compile_sized_dumper(t) for k, t in typedef.types.items()}  # type: ignore[attr-defined]
+            return _sized_map(plain, inners)
+        if dump is Set.dynamo_dump and type(typedef.inner_typedef).dynamo_dump is String.dynamo_dump:  # type: ignore
+            return _sized_string_set(plain)
+        if typedef.backing_type == "S":  # DateTime, UUID: text the dumper made, sized directly
+            return _sized_text(plain)
+    return _sized_by_walk(plain)
+
+
+def _sized_by_walk(plain: Dumper) -> SizedDumper:
+    def dump(value: Any, context: Any) -> tuple[Any, int]:
+        wire = plain(value, context)
+        return (None, 0) if wire is None else (wire, value_size(wire))
+    return dump
+
+
+def _sized_text(plain: Dumper) -> SizedDumper:
+    def dump(value: Any, context: Any) -> tuple[Any, int]:
+        wire = plain(value, context)
+        if wire is None:
+            return None, 0
+        text = wire["S"]
+        return wire, len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+    return dump
+
+
+def _sized_string(plain: Dumper) -> SizedDumper:
+    def dump(value: Any, context: Any) -> tuple[Any, int]:
+        if type(value) is str and value.isascii():
+            return ({"S": value}, len(value)) if value else (None, 0)
+        wire = plain(value, context)  # checks the type and the Unicode
+        return (None, 0) if wire is None else (wire, value_size(wire))
+    return dump
+
+
+def _sized_number(plain: Dumper, decimals: bool) -> SizedDumper:
+    def dump(value: Any, context: Any) -> tuple[Any, int]:
+        if type(value) is int and -_MAX_EXACT_INT < value < _MAX_EXACT_INT:
+            text = str(value)
+            # significant digits: an int's text has no leading zeros, only trailing ones
+            return {"N": text}, (len(text.lstrip("-").rstrip("0")) + 1) // 2 + 1
+        if decimals and type(value) is decimal.Decimal:
+            canonical = _plain_decimal_text(value)
+            if canonical is not None:
+                return {"N": canonical}, (len(canonical.lstrip("-").replace(".", "").strip("0")) + 1) // 2 + 1
+        wire = plain(value, context)
+        return (None, 0) if wire is None else (wire, value_size(wire))
+    return dump
+
+
+def _plain_decimal_text(value: decimal.Decimal) -> str | None:
+    """``types.canonical_number(value)`` for a Decimal that ``str`` writes without an exponent and with
+    at most 38 digits (so it is exact and in range: nothing to round or refuse); None for any other.
+
+    Such a decimal's canonical text is its own text without trailing fractional zeros.
+    """
+    text = str(value)
+    digits = text.lstrip("-").replace(".", "", 1)
+    if len(digits) > 38 or not digits.isdigit() or not digits.isascii():
+        return None  # an exponent, NaN, infinity, or too many digits: the type's own dumper decides
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("0", "-0") else text
+
+
+def _sized_datetime(plain: Dumper) -> SizedDumper:
+    def dump(value: Any, context: Any) -> tuple[Any, int]:
+        if type(value) is datetime.datetime and value.tzinfo is UTC:
+            # already UTC: isoformat writes the same fixed-width text DateTime stores
+            text = value.isoformat(timespec="microseconds")
+            return {"S": text}, len(text)
+        wire = plain(value, context)
+        return (None, 0) if wire is None else (wire, len(wire["S"]))
+    return dump
+
+
+def _sized_boolean(plain: Dumper) -> SizedDumper:
+    def dump(value: Any, context: Any) -> tuple[Any, int]:
+        if value is True or value is False:
+            return {"BOOL": value}, 1
+        wire = plain(value, context)
+        return (None, 0) if wire is None else (wire, 1)
+    return dump
+
+
+def _sized_binary(plain: Dumper) -> SizedDumper:
+    def dump(value: Any, context: Any) -> tuple[Any, int]:
+        wire = plain(value, context)
+        return (None, 0) if wire is None else (wire, len(wire["B"]))
+    return dump
+
+
+def _sized_string_set(plain: Dumper) -> SizedDumper:
+    def dump(value: Any, context: Any) -> tuple[Any, int]:
+        if type(value) is set and value and all(type(item) is str and item and item.isascii() for item in value):
+            return {"SS": list(value)}, sum(map(len, value))
+        wire = plain(value, context)
+        return (None, 0) if wire is None else (wire, value_size(wire))
+    return dump
+
+
+def _sized_list(plain: Dumper, inner: SizedDumper) -> SizedDumper:
+    def dump(value: Any, context: Any) -> tuple[Any, int]:
+        if type(value) is list and value:
+            out = []
+            size = 3 + len(value)  # 3 for the list, 1 per element
+            for item in value:
+                if item is None or isinstance(item, Action):
+                    break
+                wire, item_size = inner(item, context)
+                if wire is None:
+                    break
+                out.append(wire)
+                size += item_size
+            else:
+                return {"L": out}, size
+        wire = plain(value, context)  # raises for a hole, an action, a wrong type
+        return (None, 0) if wire is None else (wire, value_size(wire))
+    return dump
+
+
+def _sized_map(plain: Dumper, inners: dict[str, SizedDumper]) -> SizedDumper:
+    rows = [(key, inner, 1 + (len(key) if key.isascii() else len(key.encode("utf-8", "surrogatepass"))))
+            for key, inner in inners.items()]
+    declared = inners.keys()
+
+    def dump(value: Any, context: Any) -> tuple[Any, int]:
+        if type(value) is dict and value and value.keys() <= declared:
+            out = {}
+            size = 3
+            get = value.get
+            for key, inner, key_size in rows:
+                item = get(key)
+                if item is None:
+                    continue
+                if isinstance(item, Action):
+                    break
+                wire, item_size = inner(item, context)
+                if wire is not None:
+                    out[key] = wire
+                    size += key_size + item_size
+            else:
+                return ({"M": out}, size) if out else (None, 0)
+        wire = plain(value, context)
+        return (None, 0) if wire is None else (wire, value_size(wire))
     return dump
 
 

@@ -658,7 +658,7 @@ class Compiled:
     declare a default, the only ones ``__init__`` has to look at besides the given values.
     """
 
-    __slots__ = ("rows", "by_column", "dumpers", "key_rows", "defaults")
+    __slots__ = ("rows", "by_column", "dumpers", "key_rows", "defaults", "non_key_names", "save_plan")
 
     def __init__(self, meta: Any) -> None:
         self.rows = [(c.name, c.dynamo_name, compile_loader(c.typedef)) for c in meta.columns]
@@ -667,6 +667,8 @@ class Compiled:
         self.key_rows = [(c.name, c.dynamo_name, self.dumpers[c.name], c)
                          for c in (meta.hash_key, meta.range_key) if c is not None]
         self.defaults = [(c.name, c) for c in meta.columns if c.default is not missing]
+        self.non_key_names = frozenset(c.name for c in meta.columns if c not in meta.keys)
+        self.save_plan: Any = None  # bloop.plans.SavePlan, built on the first save
 
 
 def compiled(meta: Any) -> Compiled:

@@ -26,6 +26,7 @@ from .limits import check_expressions, check_item_size, check_key, check_transac
 from .models import (
     BaseModel,
     clear_marks,
+    compiled,
     dump_changes,
     dump_key,
     marked,
@@ -33,6 +34,7 @@ from .models import (
     settle_after_save,
     synced_with,
 )
+from .plans import save_plan
 from .util import key_identity
 from .verify import Expectation, verify_writes
 
@@ -43,9 +45,13 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["WritePath", "Prepared", "Rendered", "Sender", "SYNC_SAVE", "SYNC_DELETE", "columns_to_write"]
 
 SYNC_SAVE = {None: "NONE", "new": "ALL_NEW", "old": "ALL_OLD"}
+#: ``Rendered.stored`` of a fast-rendered save when nothing will read it (no verify); never mutated
+_NOTHING_STORED: dict[str, Any] = {}
 SYNC_DELETE = {None: "NONE", "old": "ALL_OLD"}
 MODES = ("single", "batch", "transaction")
 TRANSACT_NAMES = {"save": "Update", "delete": "Delete", "check": "ConditionCheck"}
+_object_saved = signals.object_saved
+_object_deleted = signals.object_deleted
 
 
 @dataclass(eq=False)
@@ -65,6 +71,8 @@ class Rendered:
     size: int = 0
     #: the item before the write, read ahead when the call can't return it and verify needs it
     old_item: dict[str, Any] | None = None
+    #: rendered from plain values only (no actions): settling just clears the marks
+    plain: bool = False
 
     @property
     def identity(self) -> tuple:
@@ -99,13 +107,13 @@ def columns_to_write(obj: BaseModel, kind: str, synced: bool) -> frozenset[str]:
     """
     if kind not in ("save", "put"):
         return frozenset()
-    meta = type(obj).Meta
-    names = {column.name for column in meta.keys}
+    non_keys = compiled(type(obj).Meta).non_key_names
     changed = marked(obj)
     if kind == "save" and synced and changed:
-        return frozenset(changed.difference(names))
-    values = obj.__dict__
-    return frozenset(c.name for c in meta.columns if c.name not in names and (c.name in values or c.name in changed))
+        return non_keys.intersection(changed)
+    known = non_keys.intersection(obj.__dict__)
+    deleted = changed.difference(known)  # marked but holding no value: deleted since the last save
+    return known.union(non_keys.intersection(deleted)) if deleted else known
 
 
 class WritePath:
@@ -121,6 +129,7 @@ class WritePath:
         self.reads = reads
         self.sync_target = sync_target
         self.verify_timeout = verify_timeout
+        self.context = {"engine": engine}  # what types' dumpers find in their context
 
     # ------------------------------------------------------------------------------------- checks
     def check_object(self, obj: Any) -> None:
@@ -144,14 +153,16 @@ class WritePath:
 
         ``items`` are (kind, object, the user's condition) with kind "save", "put", "delete" or "check".
         """
-        if mode == "single" and sync not in (SYNC_SAVE if all(k == "save" for k, _, _ in items) else SYNC_DELETE):
+        if mode == "single" and sync is not None and (
+                sync not in (SYNC_SAVE if all(k == "save" for k, _, _ in items) else SYNC_DELETE)):
             allowed = '"new" or "old"' if all(k == "save" for k, _, _ in items) else '"old"'
             raise InvalidSync(f"sync must be None or {allowed}, not {sync!r}")
         writes = []
         for kind, obj, condition in items:
             self.check_object(obj)
             self.check_condition(condition)
-            synced = synced_with(obj) == self.sync_target(type(obj))
+            where = synced_with(obj)
+            synced = where is not None and where == self.sync_target(type(obj))
             writes.append(Write(obj, kind, columns_to_write(obj, kind, synced)))
         versioning.prepare(writes, [condition for _, _, condition in items], mode, {"engine": self.engine})
         extensions = self.extensions({type(w.obj) for w in writes})
@@ -171,6 +182,30 @@ class WritePath:
 
     def _render(self, write: Write, condition: Condition | None, mode: str, sync: str | None,
                 level: str | None) -> Rendered:
+        if write.kind == "save" and mode == "single" and condition is None:
+            fast = self._render_fast(write, sync, level)
+            if fast is not None:
+                return fast
+        return self._render_general(write, condition, mode, sync, level)
+
+    def _render_fast(self, write: Write, sync: str | None, level: str | None) -> Rendered | None:
+        """A save of plain values through the model's compiled plan (:mod:`bloop.plans`); None when the
+        general path must render it. Both give the same request (tests/unit/test_save_fast_path.py)."""
+        if write.condition is not None or write.overrides or not write.columns:
+            return None
+        obj = write.obj
+        model = type(obj)
+        table_name = self.table_name(model)
+        fast = save_plan(model.Meta).render(obj, write.columns, self.context, table_name, keep_stored=bool(level))
+        if fast is None:
+            return None
+        body = fast.body
+        returns = body["ReturnValues"] = _save_returns(model, write, sync, level)
+        return Rendered(write, table_name, fast.key, body, returns,
+                        _NOTHING_STORED if fast.stored is None else fast.stored, fast.size, plain=True)
+
+    def _render_general(self, write: Write, condition: Condition | None, mode: str, sync: str | None,
+                        level: str | None) -> Rendered:
         obj, kind = write.obj, write.kind
         model = type(obj)
         renderer = ConditionRenderer(self.engine)
@@ -222,12 +257,9 @@ class WritePath:
             if kind == "check" and "ConditionExpression" not in body:
                 raise InvalidTransaction(f"check({obj!r}) needs a non-empty condition")
             return Rendered(write, table_name, key, {TRANSACT_NAMES[kind]: body}, "NONE", stored, size)
-        gsis = bool(model.Meta.gsis)
         if kind == "save":
-            returns = SYNC_SAVE[sync]
-            if (level == "indexes" and gsis) or (write.return_old and sync is None):
-                returns = "ALL_OLD"  # old index keys must be checked for removal; sync="new" reads back
-        elif sync == "old" or (level == "indexes" and gsis) or write.return_old:
+            returns = _save_returns(model, write, sync, level)
+        elif sync == "old" or (level == "indexes" and model.Meta.gsis) or write.return_old:
             returns = "ALL_OLD"
         body["ReturnValues"] = returns
         return Rendered(write, table_name, key, body, returns, stored, size)
@@ -289,6 +321,7 @@ class WritePath:
         finally:
             _after_send(extensions, writes)
         expectations = []
+        targets: dict[type, Hashable] = {}
         for r in rendered:
             write = r.write
             if write.error is not None:
@@ -296,13 +329,22 @@ class WritePath:
             obj = write.obj
             versioning.settle(write)
             if write.kind in ("save", "put"):
-                settle_after_save(obj)
-                set_synced(obj, self.sync_target(type(obj)))
-                signals.object_saved.send(self.engine, engine=self.engine, obj=obj)
+                if r.plain:
+                    clear_marks(obj)  # nothing on the object to turn into a value
+                else:
+                    settle_after_save(obj)
+                model = type(obj)
+                target = targets.get(model)
+                if target is None:
+                    target = targets[model] = self.sync_target(model)
+                set_synced(obj, target)
+                if _object_saved.receivers:
+                    _object_saved.send(self.engine, engine=self.engine, obj=obj)
             elif write.kind == "delete":
                 clear_marks(obj)
                 set_synced(obj, None)  # the item is gone: a later save writes every column again
-                signals.object_deleted.send(self.engine, engine=self.engine, obj=obj)
+                if _object_deleted.receivers:
+                    _object_deleted.send(self.engine, engine=self.engine, obj=obj)
             if level and write.kind != "check":
                 expectations.append(_expectation(r))
         failed = [r for r in rendered if r.write.error is not None]
@@ -333,6 +375,13 @@ class WritePath:
         found = self.session.get_items(((r.table_name, r.key) for r in wanted), consistent=True)
         for r in wanted:
             r.old_item = found.get(r.identity)
+
+
+def _save_returns(model: Any, write: Write, sync: str | None, level: str | None) -> str:
+    """The ReturnValues of an UpdateItem."""
+    if (level == "indexes" and model.Meta.gsis) or (write.return_old and sync is None):
+        return "ALL_OLD"  # old index keys must be checked for removal; sync="new" reads back
+    return SYNC_SAVE[sync]  # type: ignore[index]
 
 
 def _expectation(r: Rendered) -> Expectation:
