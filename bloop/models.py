@@ -530,6 +530,11 @@ def _validate_indexes(cls: Any, meta: Any) -> None:
     name = cls.__name__
     for index in meta.indexes:
         check_name(f"{name}.{index.name}: index name", index.dynamo_name)
+        if isinstance(index, GlobalSecondaryIndex):
+            for units in ("read_units", "write_units"):
+                value = getattr(index, units)
+                if value is not None and (type(value) is not int or value < 1):
+                    raise InvalidModel(f"{name}.{index.name}.{units} must be a positive int or None, not {value!r}")
         names = [c.dynamo_name for c in index.keys]
         if isinstance(index, LocalSecondaryIndex) and index.projection["mode"] == "include":
             names += [c.dynamo_name for c in index.projection["included"]]
@@ -584,7 +589,7 @@ def _validate_meta(cls: Any, meta: Any) -> None:
             raise InvalidModel(f'{name}.Meta.{option} must be {{"enabled": True|False}}, not {value!r}')
     for units in ("read_units", "write_units"):
         value = getattr(meta, units)
-        if value is not None and (not isinstance(value, int) or value < 1):
+        if value is not None and (type(value) is not int or value < 1):
             raise InvalidModel(f"{name}.Meta.{units} must be a positive int or None, not {value!r}")
 
 

@@ -218,6 +218,9 @@ def lsi(n):
       "by_r": GlobalSecondaryIndex(projection=[f"c{n}" for n in range(60)], hash_key="r"),
       "by_r2": GlobalSecondaryIndex(projection=[f"c{n}" for n in range(41)], hash_key="r")},
      "project 101 non-key attributes"),
+    ({"idx": GlobalSecondaryIndex(projection="all", hash_key="r", read_units=0)}, r"Broken\.idx\.read_units"),
+    ({"idx": GlobalSecondaryIndex(projection="all", hash_key="r", write_units=True)}, r"Broken\.idx\.write_units"),
+    ({"Meta": meta(read_units=True)}, r"Meta\.read_units must be a positive int"),
     ({"long": Column(String, dynamo_name="y" * 256),
       "by_long": GlobalSecondaryIndex(projection="keys", hash_key="long")}, "over 255 bytes"),
 ])
