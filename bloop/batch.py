@@ -13,6 +13,7 @@ from .exceptions import BatchWriteIncomplete, BloopException
 from .extensions import Outcome, Runner
 from .session import BATCH_WRITE_ITEM_CHUNK_SIZE
 from .util import chunked, key_identity
+from .write import WriteItem
 
 if TYPE_CHECKING:  # pragma: no cover
     from .models import BaseModel
@@ -71,7 +72,7 @@ class BatchWriter:
         entries, self._entries, self._ids = self._entries, [], set()
         if not entries:
             return
-        prepared = self._writes.prepare([(kind, obj, None) for kind, obj in entries], mode="batch",
+        prepared = self._writes.prepare([WriteItem(kind, obj) for kind, obj in entries], mode="batch",
                                         level=self.verify)
         self._writes.send(prepared, self._send, on_failure=_report)
 

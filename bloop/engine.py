@@ -26,7 +26,7 @@ from .tables import compare_tables, create_table_request, expected_stream_view, 
 from .transactions import ReadTransaction, WriteTransaction
 from .util import Sentinel, backoff, walk_subclasses
 from .verify import check_level
-from .write import SYNC_DELETE, Rendered, WritePath
+from .write import SYNC_DELETE, Rendered, WriteItem, WritePath
 
 __all__ = ["Engine", "BoundTable"]
 
@@ -231,8 +231,8 @@ class Engine:
         the first failure (in argument order) is raised once all have finished.
         """
         level = self.verify if verify is DEFAULT else check_level(verify)
-        prepared = self._writes.prepare([("save", obj, condition) for obj in self._unique(objs)], mode="single",
-                                        sync=sync, level=level)
+        items = [WriteItem("save", obj, condition) for obj in self._unique(objs)]
+        prepared = self._writes.prepare(items, mode="single", sync=sync, level=level)
         self._writes.send(prepared, self._send_each)
 
     def delete(self, *objs: Any, condition: Condition | None = None, sync: str | None = None,
@@ -244,8 +244,8 @@ class Engine:
         if sync not in SYNC_DELETE:
             raise InvalidSync(f'delete takes sync=None or "old", not {sync!r}')
         level = self.verify if verify is DEFAULT else check_level(verify)
-        prepared = self._writes.prepare([("delete", obj, condition) for obj in self._unique(objs)], mode="single",
-                                        sync=sync, level=level)
+        items = [WriteItem("delete", obj, condition) for obj in self._unique(objs)]
+        prepared = self._writes.prepare(items, mode="single", sync=sync, level=level)
         self._writes.send(prepared, self._send_each)
 
     def _send_each(self, rendered: list[Rendered]) -> list[Outcome[Any]]:

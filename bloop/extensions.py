@@ -168,7 +168,7 @@ class Extension:
     def verify(self, writes: list[Write]) -> list[str]:
         return []
 
-    def after_load(self, objs: list[Any]) -> None:
+    def after_load(self, objs: Sequence[BaseModel]) -> None:
         pass
 
 

@@ -7,26 +7,29 @@ extension (an S3-backed column is fetched wherever an item is read). Unpacking i
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterable
+from typing import TYPE_CHECKING, Callable, Hashable, Iterable, Sequence, TypeVar
 
 from . import signals
 from .exceptions import MissingObjects
 from .extensions import Extension
 from .limits import check_key
-from .models import BaseModel, dump_key, set_synced, unpack_from_dynamodb
+from .models import BaseModel, Column, dump_key, set_synced, unpack_from_dynamodb
 from .util import key_identity
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .engine import Engine
     from .session import SessionWrapper
     from .stream.events import EventBuilder
 
 __all__ = ["ReadPath"]
 
+M = TypeVar("M", bound=BaseModel)
+
 
 class ReadPath:
     """The read path of one engine; built by the engine."""
 
-    def __init__(self, *, engine: Any, table_name: Callable[[type[BaseModel]], str], session: SessionWrapper,
+    def __init__(self, *, engine: Engine, table_name: Callable[[type[BaseModel]], str], session: SessionWrapper,
                  extensions: Callable[[Iterable[type[BaseModel]]], list[Extension]],
                  sync_target: Callable[[type[BaseModel]], Hashable]) -> None:
         self.engine = engine  # the sender of object_loaded, and what types' loaders find in their context
@@ -37,16 +40,16 @@ class ReadPath:
         self.context = {"engine": engine}
 
     # -------------------------------------------------------------------------------------- unpack
-    def fill(self, obj: Any, item: dict, expected: Any = None) -> Any:
+    def fill(self, obj: M, item: dict, expected: Iterable[Column] | None = None) -> M:
         """Fill ``obj`` from a wire item (pure; no signal until :meth:`finish`)."""
         return unpack_from_dynamodb(attrs=item, expected=expected, obj=obj, context=self.context)
 
-    def new(self, model: type[BaseModel], item: dict, expected: Any = None) -> Any:
+    def new(self, model: type[M], item: dict, expected: Iterable[Column] | None = None) -> M:
         """A new instance of ``model`` (``Meta.init``) filled from a wire item."""
         return unpack_from_dynamodb(attrs=item, expected=expected, model=model, context=self.context)
 
     # -------------------------------------------------------------------------------------- finish
-    def finish(self, objs: list[Any], synced: bool = True, signal: bool = True) -> None:
+    def finish(self, objs: Sequence[BaseModel], synced: bool = True, signal: bool = True) -> None:
         """Extensions after load (a whole batch at once), then sync state and ``object_loaded``.
 
         ``synced``: the objects now match their item in this engine's table (not so for stream images,
@@ -69,15 +72,15 @@ class ReadPath:
                 signals.object_loaded.send(self.engine, engine=self.engine, obj=obj)
 
     # ------------------------------------------------------------------------------------- readers
-    def load(self, objs: list[Any], consistent: bool = False) -> None:
+    def load(self, objs: Sequence[BaseModel], consistent: bool = False) -> None:
         """Fill objects from their items (BatchGetItem); MissingObjects lists those not found."""
         context = self.context
         table_name = self.table_name
         tables: dict[type, str] = {}
         # one identity per key, per table; objects sharing a key (rare) wait in ``more``
         wanted: dict[str, dict[tuple, dict]] = {}
-        first: dict[str, dict[tuple, Any]] = {}
-        more: dict[tuple, list[Any]] = {}
+        first: dict[str, dict[tuple, BaseModel]] = {}
+        more: dict[tuple, list[BaseModel]] = {}
         for obj in objs:
             model = type(obj)
             table = tables.get(model)
@@ -96,12 +99,12 @@ class ReadPath:
                 objs_of[identity] = obj
                 wanted[table][identity] = key
         # each item is matched and unpacked as its response arrives: nothing else is kept per key
-        loaded: list[Any] = []
+        loaded: list[BaseModel] = []
         for table, identity, item in self.session.iter_items(wanted, consistent=consistent):
-            obj = first[table].pop(identity, None)
-            if obj is None:
+            asked = first[table].pop(identity, None)
+            if asked is None:
                 continue  # an item nobody asked for, or one answered twice
-            loaded.append(self.fill(obj, item))
+            loaded.append(self.fill(asked, item))
             group = more.pop((table, identity), None) if more else None
             if group:
                 loaded.extend(self.fill(other, item) for other in group)
@@ -115,13 +118,13 @@ class ReadPath:
         if missing:
             raise MissingObjects(f"{len(missing)} object(s) were not found", objects=missing)
 
-    def page(self, model: type[BaseModel], items: list[dict], expected: Any) -> list[Any]:
+    def page(self, model: type[M], items: list[dict], expected: Iterable[Column] | None) -> list[M]:
         """Objects for one page of a query or scan, finished together."""
         objs = [self.new(model, item, expected) for item in items]
         self.finish(objs)
         return objs
 
-    def transaction(self, objs: list[Any], items: list[dict | None]) -> None:
+    def transaction(self, objs: Sequence[BaseModel], items: Sequence[dict | None]) -> None:
         """Fill the objects of a read transaction from its responses; MissingObjects for absent ones."""
         loaded, missing = [], []
         for obj, item in zip(objs, items):

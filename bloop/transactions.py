@@ -16,6 +16,7 @@ from .extensions import Outcome
 from .limits import MAX_TRANSACTION_ITEMS
 from .models import dump_key
 from .util import key_identity
+from .write import WriteItem
 
 if TYPE_CHECKING:  # pragma: no cover
     from .read import ReadPath
@@ -36,7 +37,7 @@ class Transaction:
         self._writes = writes
         self._session = session
         self._reads = reads
-        self._items: list[tuple[str, Any, Any]] = []  # (kind, obj, condition)
+        self._items: list[WriteItem] = []
         self._depth = 0
 
     def __enter__(self) -> Transaction:
@@ -52,7 +53,7 @@ class Transaction:
         self._writes.check_object(obj)
         if len(self._items) >= MAX_TRANSACTION_ITEMS:
             raise InvalidTransaction(f"a transaction holds at most {MAX_TRANSACTION_ITEMS} items")
-        self._items.append((kind, obj, condition))
+        self._items.append(WriteItem(kind, obj, condition))
 
     def prepare(self) -> PreparedTransaction:
         if not self._items:
@@ -90,7 +91,7 @@ class ReadTransaction(Transaction):
 class PreparedTransaction:
     """A rendered transaction with a fixed ``tx_id``; committing again within ~10 minutes is idempotent."""
 
-    def __init__(self, writes: WritePath, session: SessionWrapper, mode: str, items: list[tuple[str, Any, Any]],
+    def __init__(self, writes: WritePath, session: SessionWrapper, mode: str, items: list[WriteItem],
                  clock: Callable[[], float] = time.monotonic, reads: ReadPath | None = None) -> None:
         self.mode = mode
         self.items = items
@@ -107,7 +108,8 @@ class PreparedTransaction:
             self._wire = [r.request for r in self._prepared.rendered]
         else:
             seen = set()
-            for _, obj, _ in items:
+            for item in items:
+                obj = item.obj
                 table_name = writes.table_name(type(obj))
                 key = dump_key(obj, {"engine": writes.engine})
                 identity = (table_name, key_identity(key))
@@ -122,7 +124,7 @@ class PreparedTransaction:
             response = self._session.transaction_read(self._wire)
             entries = response.get("Responses", [])
             assert self._reads is not None
-            self._reads.transaction([obj for _, obj, _ in self.items],
+            self._reads.transaction([item.obj for item in self.items],
                                     [entry.get("Item") for entry in entries])
             return self
         now = self._clock()

@@ -15,7 +15,7 @@ only in the senders (through session.py), in extensions' ``before_send``/``after
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterable, NamedTuple, Sequence
 
 from . import signals, versioning
 from .actions import REMOVE, SET, Action
@@ -25,6 +25,7 @@ from .extensions import Extension, Outcome, Write
 from .limits import check_expressions, check_item_size, check_key, check_transaction
 from .models import (
     BaseModel,
+    Column,
     clear_marks,
     compiled,
     dump_changes,
@@ -39,10 +40,11 @@ from .util import key_identity
 from .verify import Expectation, verify_writes
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .engine import Engine
     from .read import ReadPath
     from .session import SessionWrapper
 
-__all__ = ["WritePath", "Prepared", "Rendered", "Sender", "SYNC_SAVE", "SYNC_DELETE", "columns_to_write"]
+__all__ = ["WritePath", "WriteItem", "Prepared", "Rendered", "Sender", "SYNC_SAVE", "SYNC_DELETE", "columns_to_write"]
 
 SYNC_SAVE = {None: "NONE", "new": "ALL_NEW", "old": "ALL_OLD"}
 #: ``Rendered.stored`` of a fast-rendered save when nothing will read it (no verify); never mutated
@@ -52,6 +54,14 @@ MODES = ("single", "batch", "transaction")
 TRANSACT_NAMES = {"save": "Update", "delete": "Delete", "check": "ConditionCheck"}
 _object_saved = signals.object_saved
 _object_deleted = signals.object_deleted
+
+
+class WriteItem(NamedTuple):
+    """What a write call asks for one object: "save", "put", "delete" or "check", and the user's condition."""
+
+    kind: str
+    obj: BaseModel
+    condition: Condition | None = None
 
 
 @dataclass(eq=False)
@@ -119,7 +129,7 @@ def columns_to_write(obj: BaseModel, kind: str, synced: bool) -> frozenset[str]:
 class WritePath:
     """The write pipeline of one engine; built by the engine, used by every write call."""
 
-    def __init__(self, *, engine: Any, table_name: Callable[[type[BaseModel]], str], session: SessionWrapper,
+    def __init__(self, *, engine: Engine, table_name: Callable[[type[BaseModel]], str], session: SessionWrapper,
                  extensions: Callable[[Iterable[type[BaseModel]]], list[Extension]], reads: ReadPath,
                  sync_target: Callable[[type[BaseModel]], Hashable], verify_timeout: Callable[[], float]) -> None:
         self.engine = engine  # the sender of signals, and what types' dumpers find in their context
@@ -132,7 +142,7 @@ class WritePath:
         self.context = {"engine": engine}  # what types' dumpers find in their context
 
     # ------------------------------------------------------------------------------------- checks
-    def check_object(self, obj: Any) -> None:
+    def check_object(self, obj: object) -> None:
         """An instance of a concrete model bound to this engine, else InvalidModel."""
         if not isinstance(obj, BaseModel):
             raise InvalidModel(f"expected an instance of a model, got {obj!r}")
@@ -142,16 +152,16 @@ class WritePath:
         self.table_name(model)
 
     @staticmethod
-    def check_condition(condition: Any) -> None:
+    def check_condition(condition: object) -> None:
         if condition is not None and not isinstance(condition, Condition):
             raise InvalidCondition(f"condition must be a bloop condition (e.g. Model.col == value), not {condition!r}")
 
     # ------------------------------------------------------------------------ prepare and render
-    def prepare(self, items: Sequence[tuple[str, BaseModel, Condition | None]], *, mode: str,
+    def prepare(self, items: Sequence[WriteItem], *, mode: str,
                 sync: str | None = None, level: str | None = None) -> Prepared:
         """Validate and render every write of a call; raises before anything is sent if one is bad.
 
-        ``items`` are (kind, object, the user's condition) with kind "save", "put", "delete" or "check".
+        ``items`` say what to do with each object (:class:`WriteItem`).
         """
         if mode == "single" and sync is not None and (
                 sync not in (SYNC_SAVE if all(k == "save" for k, _, _ in items) else SYNC_DELETE)):
@@ -214,7 +224,7 @@ class WritePath:
         check_key(obj, key)
         stored: dict[str, Any] = {}  # SET values and REMOVEs (None): what verify expects, what a put stores
         operands: dict[str, Any] = {}  # ADD/DELETE values: their result isn't known, but they count in the size
-        changes: dict[Any, Action] = {}
+        changes: dict[Column, Action] = {}
         if kind in ("save", "put"):
             overrides = write.overrides
             changes = dump_changes(obj, renderer.context, names=write.columns.difference(overrides))

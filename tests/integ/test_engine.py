@@ -23,7 +23,7 @@ def bound(engine):
 
 def raw_item(engine, model, key):
     return engine.session.dynamodb_client.get_item(
-        TableName=engine._compute_table_name(model), Key=key, ConsistentRead=True).get("Item")
+        TableName=engine.table_name(model), Key=key, ConsistentRead=True).get("Item")
 
 
 def test_save_and_load_round_trip(bound):

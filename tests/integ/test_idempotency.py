@@ -85,7 +85,7 @@ def test_a_completed_key_returns_the_stored_result_without_running(engine):
     assert record.expires_at.timestamp() == T0 + 600 and record.in_progress_until is None
     assert record.payload_hash and record.id.startswith("billing.charge#")
     ttl = engine.session.dynamodb_client.describe_time_to_live(
-        TableName=engine._binding(IdempotencyRecord).table_name)["TimeToLiveDescription"]
+        TableName=engine.table_name(IdempotencyRecord))["TimeToLiveDescription"]
     assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": "expires_at"}
 
 

@@ -18,7 +18,7 @@ The write protocol (see docs/s3.rst for the guarantees and the failure cases):
 from __future__ import annotations
 
 import logging
-from typing import Any, Iterable, NamedTuple
+from typing import Any, Iterable, NamedTuple, Sequence
 
 from ...conditions import conditions_and
 from ...extensions import Extension, ObjectState, Write
@@ -210,7 +210,7 @@ class S3Columns(Extension):
             self._delete_grouped(unreferenced, "of a failed write")
 
     # ------------------------------------------------------------------------------------------ reads
-    def after_load(self, objs: list[Any]) -> None:
+    def after_load(self, objs: Sequence[BaseModel]) -> None:
         """Turn loaded markers into plain values and fetch pointed-at values (concurrently, each object once).
 
         A pointer whose object is gone was replaced since the item was read: a concurrent writer removed
@@ -246,7 +246,7 @@ class S3Columns(Extension):
             f"{len(unresolved)} value(s) point at S3 objects that do not exist ({names}); the item was deleted or "
             "changed while it was read, or the object was removed outside bloop", objects=unresolved)
 
-    def _collect(self, objs: list[Any]) -> list[Fetch]:
+    def _collect(self, objs: Sequence[BaseModel]) -> list[Fetch]:
         pending = []
         for obj in objs:
             columns = s3_columns(type(obj))
