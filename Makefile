@@ -23,7 +23,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check bloop tests examples benchmarks
 
 docs: $(STAMP)
-	$(BIN)/sphinx-build -q -W --keep-going -b html docs docs/_build/html
+	$(BIN)/sphinx-build -q -n -W --keep-going -b html docs docs/_build/html
 
 test: $(STAMP) lint
 	$(BIN)/python -m pytest -q tests

@@ -162,6 +162,10 @@ def test_settings_precedence_config_file_then_env_then_flags(tmp_path):
     assert settings.sources["start"] == "config" and settings.sources["on_error"] == "default"
     toml = tmp_path / "pyproject.toml"
     toml.write_text('[tool.bloop.worker]\nhandler = "a:b"\nexit-when-idle = true\nsave_every = 2\n')
+    if sys.version_info < (3, 11):  # TOML config files need tomllib, as the worker docs say
+        with pytest.raises(WorkerError, match="needs Python 3.11"):
+            load_settings({"config": str(toml)}, environ={})
+        return
     from_toml = load_settings({"config": str(toml)}, environ={})
     assert (from_toml.handler, from_toml.exit_when_idle, from_toml.save_every) == ("a:b", True, 2)
 
