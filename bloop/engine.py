@@ -10,6 +10,7 @@ from .batch import BatchWriter
 from .conditions import Condition
 from .exceptions import (
     ConstraintViolation,
+    InvalidClient,
     InvalidModel,
     InvalidStream,
     InvalidSync,
@@ -43,6 +44,13 @@ class BoundTable:
     description: dict | None = None
 
 
+def _check_client(argument: str, client: Any) -> None:
+    """Refuse a boto3 client for another service here, not with an AttributeError at its first use."""
+    service = getattr(getattr(getattr(client, "meta", None), "service_model", None), "service_name", None)
+    if isinstance(service, str) and service != argument:
+        raise InvalidClient(f"{argument}= got a boto3 client for {service!r}; pass boto3.client({argument!r})")
+
+
 def _validate_template(template: Any) -> Callable[[Any], str]:
     if callable(template):
         return template
@@ -63,6 +71,8 @@ class Engine:
                  verify_timeout: float = 30.0, max_workers: int = 10, s3: Any = None,
                  extensions: Sequence[Extension] = (), config: Any = None, boto3_session: Any = None) -> None:
         self._table_name = _validate_template(table_name_template)
+        for argument, client in (("dynamodb", dynamodb), ("dynamodbstreams", dynamodbstreams), ("s3", s3)):
+            _check_client(argument, client)
         self.table_name_template = table_name_template
         # config (a botocore Config: its retries decide throttling and 5xx) and boto3_session apply to the
         # clients the engine builds when dynamodb= / dynamodbstreams= are not given

@@ -94,6 +94,10 @@ class InvalidModel(BloopException, ValueError):
     """A model declaration is invalid, or a model can't be used the way it was asked to."""
 
 
+class InvalidClient(BloopException, ValueError):
+    """An Engine was given a boto3 client for the wrong service (e.g. the DynamoDB client as ``dynamodbstreams``)."""
+
+
 class InvalidTemplate(BloopException, ValueError):
     """A table name template is not a string with ``{table_name}`` or a callable."""
 

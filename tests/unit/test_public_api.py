@@ -70,3 +70,15 @@ def test_missing_objects_names_the_keys_only():
                                  objects=[Song(artist="a", title="t1", lyrics="secret"), Song(artist="b", title="t2")])
     assert str(error) == "2 object(s) were not found: Song(artist='a', title='t1'), Song(artist='b', title='t2')"
     assert len(error.objects) == 2
+
+
+def test_engine_refuses_a_client_for_another_service():
+    import boto3
+
+    dynamodb = boto3.client("dynamodb", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    expected = r"dynamodbstreams= got a boto3 client for 'dynamodb'; pass boto3.client\('dynamodbstreams'\)"
+    with pytest.raises(bloop.exceptions.InvalidClient, match=expected):
+        bloop.Engine(dynamodb=dynamodb, dynamodbstreams=dynamodb)
+    with pytest.raises(bloop.exceptions.InvalidClient, match="s3= got a boto3 client for 'dynamodb'"):
+        bloop.Engine(dynamodb=dynamodb, dynamodbstreams=object(), s3=dynamodb)
+    assert bloop.Engine(dynamodb=dynamodb, dynamodbstreams=object()).session is not None
