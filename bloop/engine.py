@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Callable, Iterable, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence, TypeVar, overload
 
 from . import signals
 from .batch import BatchWriter
@@ -29,7 +29,12 @@ from .util import Sentinel, backoff, walk_subclasses
 from .verify import check_level
 from .write import SYNC_DELETE, Rendered, WriteItem, WritePath
 
+if TYPE_CHECKING:  # the stream package is imported only when a stream is opened
+    from .stream import Stream
+
 __all__ = ["Engine", "BoundTable"]
+
+M = TypeVar("M", bound=BaseModel)  # a model class's instances, as query and scan return them
 
 DEFAULT = Sentinel("engine default")
 E = TypeVar("E", bound=Extension)
@@ -46,8 +51,9 @@ class BoundTable:
 
 def _check_client(argument: str, client: Any) -> None:
     """Refuse a boto3 client for another service here, not with an AttributeError at its first use."""
-    service = getattr(getattr(getattr(client, "meta", None), "service_model", None), "service_name", None)
-    if isinstance(service, str) and service != argument:
+    from botocore.client import BaseClient  # botocore comes with boto3; test doubles pass unchecked
+
+    if isinstance(client, BaseClient) and (service := client.meta.service_model.service_name) != argument:
         raise InvalidClient(f"{argument}= got a boto3 client for {service!r}; pass boto3.client({argument!r})")
 
 
@@ -299,8 +305,18 @@ class Engine:
         """Fill the objects from their items (BatchGetItem, 100 keys a call); raises MissingObjects."""
         self._reads.load(self._unique(objs), consistent=consistent)
 
+    # A model class types the results as its instances; an index (declared in the class body, so its
+    # model is unknown to type checkers) gives Any.
+    @overload
+    def query(self, model_or_index: type[M], key: Condition, filter: Condition | None = None,
+              projection: Any = "all", consistent: bool = False, forward: bool = True) -> QueryIterator[M]: ...
+
+    @overload
     def query(self, model_or_index: Any, key: Condition, filter: Condition | None = None,
-              projection: Any = "all", consistent: bool = False, forward: bool = True) -> QueryIterator:
+              projection: Any = "all", consistent: bool = False, forward: bool = True) -> QueryIterator[Any]: ...
+
+    def query(self, model_or_index: Any, key: Condition, filter: Condition | None = None,
+              projection: Any = "all", consistent: bool = False, forward: bool = True) -> QueryIterator[Any]:
         """A lazy iterator over the items of a model or index whose key matches ``key``.
 
         ``key`` must test the hash key with ``==``, optionally AND-ed with one condition on the range
@@ -318,8 +334,16 @@ class Engine:
                         consistent=consistent, forward=forward)
         return search.prepare()  # type: ignore[return-value]
 
+    @overload
+    def scan(self, model_or_index: type[M], filter: Condition | None = None, projection: Any = "all",
+             consistent: bool = False, parallel: tuple[int, int] | None = None) -> ScanIterator[M]: ...
+
+    @overload
     def scan(self, model_or_index: Any, filter: Condition | None = None, projection: Any = "all",
-             consistent: bool = False, parallel: tuple[int, int] | None = None) -> ScanIterator:
+             consistent: bool = False, parallel: tuple[int, int] | None = None) -> ScanIterator[Any]: ...
+
+    def scan(self, model_or_index: Any, filter: Condition | None = None, projection: Any = "all",
+             consistent: bool = False, parallel: tuple[int, int] | None = None) -> ScanIterator[Any]:
         """A lazy iterator over every item of a model's table or index, optionally filtered.
 
         ``filter`` is applied server-side after items are read (a scan reads, and pays for, the
@@ -358,7 +382,7 @@ class Engine:
                                 "bind it without skip_table_setup")
         return binding.stream_arn
 
-    def stream(self, model: Any, position: Any, **options: Any) -> Any:
+    def stream(self, model: Any, position: Any, **options: Any) -> Stream:
         """A Stream over the model's table stream, moved to ``position``.
 
         ``options`` go to :class:`~bloop.stream.Stream` (``on_loss``, ``max_workers``, ``clock``).

@@ -169,7 +169,8 @@ class Column(ComparisonMixin, declare.Declare[T], Generic[T]):
         except KeyError:
             raise AttributeError(f"{type(obj).__name__!r} object has no attribute {self.name!r}") from None
 
-    def __set__(self, obj: Any, value: Any) -> None:
+    # Typed so a checker rejects ``user.visits = "oops"``; None and update actions (``add(1)``) are allowed.
+    def __set__(self, obj: Any, value: T | Action | None) -> None:
         values = obj.__dict__
         values[self.name] = value
         _mark(values, self.name)

@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 from collections import deque
-from typing import Any, Iterator
+from typing import Any, Generic, Iterator, TypeVar
 
 from .conditions import And, BeginsWith, Between, Comparison, Condition, ConditionRenderer
 from .exceptions import ConstraintViolation, InvalidPosition, InvalidSearch
 from .models import BaseModel, Index, LocalSecondaryIndex
 
 __all__ = ["Search", "QueryIterator", "ScanIterator", "search_target"]
+
+M = TypeVar("M")  # the model a search returns instances of
 
 RANGE_OPERATIONS = {"==", "<", "<=", ">", ">="}
 MAX_SEGMENTS = 1_000_000  # DynamoDB's TotalSegments limit
@@ -170,7 +172,7 @@ class Search:
         return cls(self)
 
 
-class SearchIterator:
+class SearchIterator(Generic[M]):
     """Lazy pages of results. Iterating a second time yields nothing until ``reset()``."""
 
     mode = ""
@@ -218,10 +220,10 @@ class SearchIterator:
         self._exclusive_start_key = response.get("LastEvaluatedKey")
         self._done = not self._exclusive_start_key
 
-    def __iter__(self) -> Iterator[Any]:
+    def __iter__(self) -> Iterator[M]:
         return self
 
-    def __next__(self) -> Any:
+    def __next__(self) -> M:
         while not self.buffer:
             if self._done:
                 raise StopIteration
@@ -236,19 +238,19 @@ class SearchIterator:
         names = self._key_names
         return [({n: item[n] for n in names if n in item}, obj) for item, obj in zip(items, objs)]
 
-    def first(self) -> Any:
+    def first(self) -> M:
         self.reset()
         for obj in self:
             return obj
         raise ConstraintViolation(f"{self.mode} did not find any results")
 
-    def one(self) -> Any:
+    def one(self) -> M:
         first = self.first()
         for _ in self:
             raise ConstraintViolation(f"{self.mode} found more than one result")
         return first
 
-    def all(self) -> list:
+    def all(self) -> list[M]:
         self.reset()
         return list(self)
 
@@ -272,10 +274,10 @@ class SearchIterator:
             self.buffer.clear()
 
 
-class QueryIterator(SearchIterator):
+class QueryIterator(SearchIterator[M]):
     mode = "query"
 
 
-class ScanIterator(SearchIterator):
+class ScanIterator(SearchIterator[M]):
     mode = "scan"
 

@@ -12,7 +12,7 @@ import decimal
 import numbers
 import reprlib
 import uuid
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar, overload
 
 from .actions import Action, ActionType, wrap
 from .exceptions import InvalidModel, UnknownType
@@ -23,6 +23,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+E = TypeVar("E")  # the python type of a Set's or List's elements
 
 FIXED_ISO8601_FORMAT = "%Y-%m-%dT%H:%M:%S.%f+00:00"
 UTC = datetime.timezone.utc
@@ -383,10 +384,24 @@ def _reject_nested_action(value: Any) -> Any:
     return value
 
 
-class Set(Type[set]):
+class Set(Type[set[E]], Generic[E]):
     """A set of String, Number or Binary values (backing SS, NS or BS)."""
 
     python_type = set
+
+    # Like Column's overloads: the types that narrow their parent's python type come first.
+    @overload
+    def __init__(self: Set[datetime.datetime],
+                 typedef: type[Timestamp] | Timestamp | type[DateTime] | DateTime) -> None: ...
+
+    @overload
+    def __init__(self: Set[int], typedef: type[Integer] | Integer) -> None: ...
+
+    @overload
+    def __init__(self: Set[uuid.UUID], typedef: type[UUID] | UUID) -> None: ...
+
+    @overload
+    def __init__(self: Set[E], typedef: type[Type[E]] | Type[E]) -> None: ...
 
     def __init__(self, typedef: Any) -> None:
         self.inner_typedef = _instance(typedef, "Set")
@@ -425,11 +440,25 @@ class Set(Type[set]):
         return f"Set({self.inner_typedef!r})"
 
 
-class List(Type[list]):
+class List(Type[list[E]], Generic[E]):
     """A list whose elements share one type."""
 
     python_type = list
     backing_type = "L"
+
+    # Like Column's overloads: the types that narrow their parent's python type come first.
+    @overload
+    def __init__(self: List[datetime.datetime],
+                 typedef: type[Timestamp] | Timestamp | type[DateTime] | DateTime) -> None: ...
+
+    @overload
+    def __init__(self: List[int], typedef: type[Integer] | Integer) -> None: ...
+
+    @overload
+    def __init__(self: List[uuid.UUID], typedef: type[UUID] | UUID) -> None: ...
+
+    @overload
+    def __init__(self: List[E], typedef: type[Type[E]] | Type[E]) -> None: ...
 
     def __init__(self, typedef: Any) -> None:
         self.inner_typedef = _instance(typedef, "List")
@@ -469,7 +498,7 @@ class List(Type[list]):
         return f"List({self.inner_typedef!r})"
 
 
-class Map(Type[dict]):
+class Map(Type[dict[str, Any]]):
     """A dict with declared keys, each with its own type; undeclared keys are ignored both ways."""
 
     python_type = dict
@@ -514,7 +543,7 @@ class Map(Type[dict]):
         return f"Map({', '.join(f'{k}={v!r}' for k, v in self.types.items())})"
 
 
-class DynamicType(Type[Any]):
+class DynamicType(Type[T]):
     """Any wire value; the python type of each value picks its DynamoDB type."""
 
     backing_type: ClassVar[str | None] = None
@@ -546,7 +575,7 @@ class DynamicType(Type[Any]):
         return None if value is None else load_dynamic(value)
 
 
-DYNAMIC = DynamicType()
+DYNAMIC: DynamicType[Any] = DynamicType()
 _STRING, _BINARY, _NUMBER = String(), Binary(), Number()
 
 
@@ -640,7 +669,7 @@ def load_dynamic(value: dict) -> Any:
     raise UnknownType(f"unknown DynamoDB type tag {tag!r} in {value!r}")
 
 
-class DynamicList(DynamicType):
+class DynamicList(DynamicType[list[Any]]):
     python_type = list
     backing_type = "L"
 
@@ -657,7 +686,7 @@ class DynamicList(DynamicType):
         return [] if value is None else [load_dynamic(v) for v in value]
 
 
-class DynamicMap(DynamicType):
+class DynamicMap(DynamicType[dict[str, Any]]):
     python_type = dict
     backing_type = "M"
 

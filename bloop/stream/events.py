@@ -12,12 +12,42 @@ An event::
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypedDict
 
 from ..models import compiled, load_error
 from ..signals import object_loaded
 
-__all__ = ["EventBuilder"]
+__all__ = ["EventBuilder", "StreamEvent", "EventMeta", "EventInfo"]
+
+
+class EventInfo(TypedDict):
+    """``event["meta"]["event"]``: DynamoDB's record id, what happened, and the record format version."""
+
+    id: str
+    type: str  # "insert", "modify" or "remove"
+    version: str | None  # None only if a record lacks eventVersion
+
+
+class EventMeta(TypedDict):
+    """``event["meta"]``."""
+
+    created_at: datetime
+    event: EventInfo
+    sequence_number: str
+    ttl: bool  # True for a delete done by DynamoDB's TTL
+
+
+class StreamEvent(TypedDict):
+    """One change, as ``next(stream)``, ``stream.iterate()`` and stream handlers receive it.
+
+    ``key`` is an instance of the model with only its key columns set; ``old`` and ``new`` are full
+    instances, or None when the stream's view or the change has no such image.
+    """
+
+    key: Any
+    old: Any
+    new: Any
+    meta: EventMeta
 
 EVENT_TYPES = {"INSERT": "insert", "MODIFY": "modify", "REMOVE": "remove"}
 TTL_PRINCIPAL = "dynamodb.amazonaws.com"
@@ -67,7 +97,7 @@ class EventBuilder:
             object_loaded.send(self.engine, engine=self.engine, obj=obj)
         return obj
 
-    def build(self, record: dict) -> dict:
+    def build(self, record: dict) -> StreamEvent:
         """The event of one record (boto3's shape).
 
         ``key`` comes from ``Keys``, which every record has, never from an image; an empty image

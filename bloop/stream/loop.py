@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterator
 
 from ..exceptions import RetryLimitExceeded
 from .clock import SystemClock
+from .events import StreamEvent
 
 __all__ = ["iterate", "stop_on_signals"]
 
@@ -34,7 +35,7 @@ def _stop_check(stop: Any) -> Callable[[], bool]:
 
 
 def iterate(stream: Any, *, poll_interval: float = 1.0, max_poll_interval: float | None = None,
-            stop: Any = None) -> Iterator[dict]:
+            stop: Any = None) -> Iterator[StreamEvent]:
     """Yield ``stream``'s events until ``stop``; see :meth:`bloop.stream.Stream.iterate`.
 
     Persistent throttling (RetryLimitExceeded, raised only once the session's own retries ran out on

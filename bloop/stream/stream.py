@@ -38,7 +38,7 @@ from typing import Any, Callable, Iterator
 from ..exceptions import InvalidPosition, RecordDecodeError, RecordsLost, StreamDisabled
 from .clock import SYSTEM_CLOCK, Clock
 from .coordinator import Coordinator
-from .events import EventBuilder
+from .events import EventBuilder, StreamEvent
 from .loop import iterate
 from .shard import Loss
 from .token import parse_token
@@ -134,7 +134,7 @@ class Stream:
     def __iter__(self) -> Stream:
         return self
 
-    def __next__(self) -> dict | None:
+    def __next__(self) -> StreamEvent | None:
         coordinator = self._coordinator
         if coordinator.losses:
             self._report_losses()
@@ -217,7 +217,7 @@ class Stream:
 
     # ------------------------------------------------------------------------------------ helpers
     def iterate(self, poll_interval: float = 1.0, *, max_poll_interval: float | None = None,
-                stop: Any = None) -> Iterator[dict]:
+                stop: Any = None) -> Iterator[StreamEvent]:
         """Yield events forever (or until ``stop``), sleeping with backoff while the stream is idle.
 
         ``stop`` is a ``threading.Event``, or a callable returning True to stop; it is checked before
