@@ -36,9 +36,9 @@ nitpick_ignore_regex = [
                r"|Event|Path|UUID|Enum|Logger|Future|Executor|ThreadPoolExecutor|Namespace|NamedSignal|Signal"
                r"|ModuleType|FrameType|ContextVar)"),
     # Type variables of generic classes, written as bare names in signatures.
-    (r"py:.*", r"((bloop(\.\w+)*\.)?(T|M|ModelT|TypeT|T_co|KT|VT|_T|_M|P))"),
+    (r"py:.*", r"((bloop(\.\w+)*\.)?(T|M|E|ModelT|TypeT|T_co|KT|VT|_T|_M|P))"),
     # Internal classes that show in signatures; users never build them.
-    (r"py:class", r"bloop\.search\.Search"),
+    (r"py:class", r"bloop\.search\.Search|(bloop\.write\.)?Rendered"),
     # The engine's own paths and session, passed to the objects it builds (transactions, batches).
     (r"py:class", r"(bloop\.(session|write|read)\.)?(SessionWrapper|WritePath|ReadPath)"),
     # Type variables and a generic subscript autodoc splits at the comma.
