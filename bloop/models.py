@@ -21,7 +21,7 @@ from .codecs import compile_dumper, compile_loader
 from .conditions import ComparisonMixin
 from .exceptions import BloopException, InvalidModel, InvalidStreamDeclaration, InvalidValue, MissingKey
 from .types import MAX_DEPTH, UUID, DateTime, Integer, Timestamp, Type, nesting_depth, short_repr
-from .util import missing
+from .util import key_repr, missing
 from .versioning import setup_version
 
 __all__ = [
@@ -773,7 +773,7 @@ def dump_key(obj: Any, context: Any = None) -> dict[str, Any]:
         if wire is None:
             raise MissingKey(
                 f"{type(obj).__name__}.{name} is a key column and has no value; "
-                f"set it before saving, loading or deleting ({obj!r})")
+                f"set it before saving, loading or deleting ({key_repr(obj)})")
         key[dynamo_name] = wire
     return key
 

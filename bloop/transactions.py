@@ -15,7 +15,7 @@ from .exceptions import InvalidTransaction, TransactionTokenExpired
 from .extensions import Outcome
 from .limits import MAX_TRANSACTION_ITEMS
 from .models import dump_key
-from .util import key_identity
+from .util import key_identity, key_repr
 from .write import WriteItem
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -114,7 +114,7 @@ class PreparedTransaction:
                 key = dump_key(obj, {"engine": writes.engine})
                 identity = (table_name, key_identity(key))
                 if identity in seen:
-                    raise InvalidTransaction(f"{obj!r} appears twice in one transaction; DynamoDB allows one "
+                    raise InvalidTransaction(f"{key_repr(obj)} appears twice in one transaction; DynamoDB allows one "
                                              "operation per item")
                 seen.add(identity)
                 self._wire.append({"Get": {"TableName": table_name, "Key": key}})

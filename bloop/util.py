@@ -90,3 +90,18 @@ def backoff(timeout: float, first: float, cap: float) -> Iterator[float]:
 def chunked(items: list, size: int) -> Iterator[list]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
+
+
+def key_repr(obj: Any) -> str:
+    """``Model(id='a', rank=3)``: an object named by its key columns only.
+
+    Exception messages and logs use it instead of ``repr(obj)``, which shows every value (an S3-backed
+    one can be megabytes, and values may be private).
+    """
+    model = type(obj)
+    meta = getattr(model, "Meta", None)
+    if meta is None or not hasattr(meta, "hash_key"):
+        return repr(obj)
+    keys = [column for column in (meta.hash_key, getattr(meta, "range_key", None)) if column is not None]
+    values = getattr(obj, "__dict__", {})
+    return f"{model.__name__}({', '.join(f'{c.name}={values.get(c.name)!r}' for c in keys)})"

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from .conditions import Condition, conditions_and
 from .exceptions import ConstraintViolation, InvalidBatch, InvalidModel, VersionConflict
+from .util import key_repr
 
 if TYPE_CHECKING:  # pragma: no cover
     from .extensions import Write
@@ -62,7 +63,7 @@ def prepare(writes: Sequence[Write], conditions: Sequence[Condition | None], mod
         if mode == "batch":
             raise InvalidBatch(
                 f"{model.__name__} has a version column ({column.name!r}) and a batch write can't carry the "
-                f"version check ({write.obj!r}); use engine.save/delete or a transaction, which check it")
+                f"version check ({key_repr(write.obj)}); use engine.save/delete or a transaction, which check it")
         current = write.obj.__dict__.get(column.name)
         check = column.is_(None) if current is None else column == current
         write.condition = conditions_and(write.condition, check)
@@ -109,7 +110,7 @@ def _same(stored: dict, expected: Any) -> bool:
 def _message(write: Write, column: Any, expected: Any) -> str:
     verb = "save" if write.kind in ("save", "put") else "delete"
     where = "no versioned item to exist" if expected is None else f"version {expected}"
-    return (f"can't {verb} {write.obj!r}: the item was changed by someone else (the write expected {where} in "
+    return (f"can't {verb} {key_repr(write.obj)}: the item was changed by someone else (the write expected {where} in "
             f"{type(write.obj).__name__}.{column.name}). Nothing was written and the object is unchanged. "
             "Reload it (engine.load), reapply your change and retry")
 

@@ -36,7 +36,7 @@ from .models import (
     synced_with,
 )
 from .plans import save_plan
-from .util import key_identity
+from .util import key_identity, key_repr
 from .verify import Expectation, verify_writes
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -239,7 +239,7 @@ class WritePath:
                 elif kind == "put":
                     raise InvalidBatch(
                         f"{model.__name__}.{column.name} holds a {action.type.wire_key} action, which a batch save "
-                        f"(a whole-item PutItem) can't send; use engine.save for ADD/DELETE ({obj!r})")
+                        f"(a whole-item PutItem) can't send; use engine.save for ADD/DELETE ({key_repr(obj)})")
                 else:
                     operands[column.dynamo_name] = action.value
         sized = {**key, **stored, **operands}
@@ -254,18 +254,18 @@ class WritePath:
         returns = "NONE"
         if mode == "batch":
             if "ConditionExpression" in body:
-                raise InvalidBatch(f"a batch write can't carry a condition ({obj!r}); use engine.save/delete or a "
-                                   "transaction for conditional writes")
+                raise InvalidBatch(f"a batch write can't carry a condition ({key_repr(obj)}); use engine.save/delete "
+                                   "or a transaction for conditional writes")
             item = {**key, **{name: value for name, value in stored.items() if value is not None}}
             request = {"PutRequest": {"Item": item}} if kind == "put" else {"DeleteRequest": {"Key": key}}
             return Rendered(write, table_name, key, request, "NONE", item if kind == "put" else {}, size)
         if mode == "transaction":
             if kind == "save" and "UpdateExpression" not in body:
                 raise InvalidTransaction(
-                    f"{obj!r} has only its key, and a transaction's Update needs something to set; save it with "
-                    "engine.save (an UpdateItem with just the key creates the item), or use check(obj, condition)")
+                    f"{key_repr(obj)} has only its key, and a transaction's Update needs something to set; save it "
+                    "with engine.save (an UpdateItem with just the key creates the item), or use check(obj, condition)")
             if kind == "check" and "ConditionExpression" not in body:
-                raise InvalidTransaction(f"check({obj!r}) needs a non-empty condition")
+                raise InvalidTransaction(f"check({key_repr(obj)}) needs a non-empty condition")
             return Rendered(write, table_name, key, {TRANSACT_NAMES[kind]: body}, "NONE", stored, size)
         if kind == "save":
             returns = _save_returns(model, write, sync, level)
@@ -283,10 +283,11 @@ class WritePath:
             if other is not r:
                 if mode == "batch":
                     raise InvalidBatch(
-                        f"{other.write.obj!r} and {r.write.obj!r} have the same key in one batch; DynamoDB rejects "
-                        "duplicate keys in a BatchWriteItem. Keep one of them (bloop does not guess which wins)")
-                raise InvalidTransaction(f"{r.write.obj!r} appears twice in one transaction; DynamoDB allows one "
-                                         "operation per item")
+                        f"{key_repr(other.write.obj)} and {key_repr(r.write.obj)} have the same key in one batch; "
+                        "DynamoDB rejects duplicate keys in a BatchWriteItem. Keep one of them (bloop does not guess "
+                        "which wins)")
+                raise InvalidTransaction(f"{key_repr(r.write.obj)} appears twice in one transaction; DynamoDB "
+                                         "allows one operation per item")
         if mode == "transaction":
             check_transaction([(r.write.obj, r.size) for r in rendered])
 

@@ -192,3 +192,4 @@ def test_config_for_clients_the_engine_does_not_build_is_refused():
     from botocore.config import Config
     with pytest.raises(ValueError, match="configure them instead"):
         SessionWrapper(dynamodb=Scripted(), dynamodbstreams=Scripted(), config=Config())
+

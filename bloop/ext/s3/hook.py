@@ -23,7 +23,7 @@ from typing import Any, Iterable, NamedTuple, Sequence
 from ...conditions import conditions_and
 from ...extensions import Extension, ObjectState, Write
 from ...models import BaseModel, dump_key, unpack_from_dynamodb
-from ...util import key_identity
+from ...util import key_identity, key_repr
 from .column import MISSING, S3Pointer, WiredBytes, WiredStr, plain, retains_displaced, s3_columns, validate_model
 from .errors import MissingValue, S3NotConfigured, S3ObjectMissing
 from .planner import Disposal, Plan, Upload, guard, orphans, plan_write, referenced_objects, settle
@@ -43,12 +43,6 @@ class Fetch(NamedTuple):
     obj: Any
     column: Any
     pointer: S3Pointer
-
-
-def _describe(obj: Any) -> str:
-    """The object by its key: messages never carry whole objects' values (an S3-backed one can be megabytes)."""
-    keys = ", ".join(f"{column.name}={obj.__dict__.get(column.name)!r}" for column in type(obj).Meta.keys)
-    return f"{type(obj).__name__}({keys})"
 
 
 class S3Columns(Extension):
@@ -155,9 +149,9 @@ class S3Columns(Extension):
         problems = []
         for (obj, column, pointer), (exists, error) in zip(checks, outcomes):
             if error is not None:
-                problems.append(f"{_describe(obj)}: could not check {column.name} at {pointer.url}: {error}")
+                problems.append(f"{key_repr(obj)}: could not check {column.name} at {pointer.url}: {error}")
             elif not exists:
-                problems.append(f"{_describe(obj)}: {column.name} points at {pointer.url}, which does not exist")
+                problems.append(f"{key_repr(obj)}: {column.name} points at {pointer.url}, which does not exist")
         return problems
 
     # -------------------------------------------------------------------------------------- disposal
