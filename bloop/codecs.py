@@ -203,9 +203,15 @@ def compile_sized_dumper(typedef: Type) -> SizedDumper:
             return _sized_boolean(plain)
         if dump is DateTime.dynamo_dump:
             return _sized_datetime(plain)
+        if dump is UUID.dynamo_dump:
+            return _sized_uuid(plain)
         if dump is Binary.dynamo_dump:
             return _sized_binary(plain)
         if dump is List.dynamo_dump:
+            inner_dump = type(typedef.inner_typedef).dynamo_dump  # type: ignore[attr-defined]
+            if type(typedef.inner_typedef)._dump is Type._dump and inner_dump in (  # type: ignore[attr-defined]
+                    Integer.dynamo_dump, Number.dynamo_dump):
+                return _sized_int_list(plain)
             return _sized_list(plain, compile_sized_dumper(typedef.inner_typedef))  # type: ignore[attr-defined]
         if dump is Map.dynamo_dump:
             inners = {k: compile_sized_dumper(t) for k, t in typedef.types.items()}  # type: ignore[attr-defined]
@@ -247,8 +253,7 @@ def _sized_number(plain: Dumper, decimals: bool) -> SizedDumper:
     def dump(value: Any, context: Any) -> tuple[Any, int]:
         if type(value) is int and -_MAX_EXACT_INT < value < _MAX_EXACT_INT:
             text = str(value)
-            # significant digits: an int's text has no leading zeros, only trailing ones
-            return {"N": text}, (len(text.lstrip("-").rstrip("0")) + 1) // 2 + 1
+            return {"N": text}, _int_size(text, value)
         if decimals and type(value) is decimal.Decimal:
             canonical = _plain_decimal_text(value)
             if canonical is not None:
@@ -256,6 +261,13 @@ def _sized_number(plain: Dumper, decimals: bool) -> SizedDumper:
         wire = plain(value, context)
         return (None, 0) if wire is None else (wire, value_size(wire))
     return dump
+
+
+def _int_size(text: str, value: int) -> int:
+    """DynamoDB's size of an int written as ``text``: significant digits (an int's text has no leading
+    zeros, only trailing ones) halved, plus one."""
+    digits = len(text) - (value < 0) if text[-1] != "0" else len(text.lstrip("-").rstrip("0"))
+    return (digits + 1) // 2 + 1
 
 
 def _plain_decimal_text(value: decimal.Decimal) -> str | None:
@@ -293,8 +305,19 @@ def _sized_boolean(plain: Dumper) -> SizedDumper:
     return dump
 
 
+def _sized_uuid(plain: Dumper) -> SizedDumper:
+    def dump(value: Any, context: Any) -> tuple[Any, int]:
+        if type(value) is uuid.UUID:
+            return {"S": str(value)}, 36  # always 36 ASCII characters
+        wire = plain(value, context)
+        return (None, 0) if wire is None else (wire, len(wire["S"]))
+    return dump
+
+
 def _sized_binary(plain: Dumper) -> SizedDumper:
     def dump(value: Any, context: Any) -> tuple[Any, int]:
+        if type(value) is bytes:
+            return ({"B": value}, len(value)) if value else (None, 0)
         wire = plain(value, context)
         return (None, 0) if wire is None else (wire, len(wire["B"]))
     return dump
@@ -302,8 +325,14 @@ def _sized_binary(plain: Dumper) -> SizedDumper:
 
 def _sized_string_set(plain: Dumper) -> SizedDumper:
     def dump(value: Any, context: Any) -> tuple[Any, int]:
-        if type(value) is set and value and all(type(item) is str and item and item.isascii() for item in value):
-            return {"SS": list(value)}, sum(map(len, value))
+        if type(value) is set and value and "" not in value:
+            # join checks every member is a str, isascii that all are ASCII, both in C
+            try:
+                joined = "".join(value)
+            except TypeError:
+                joined = "\x80"
+            if joined.isascii():
+                return {"SS": list(value)}, len(joined)
         wire = plain(value, context)
         return (None, 0) if wire is None else (wire, value_size(wire))
     return dump
@@ -325,6 +354,25 @@ def _sized_list(plain: Dumper, inner: SizedDumper) -> SizedDumper:
             else:
                 return {"L": out}, size
         wire = plain(value, context)  # raises for a hole, an action, a wrong type
+        return (None, 0) if wire is None else (wire, value_size(wire))
+    return dump
+
+
+def _sized_int_list(plain: Dumper) -> SizedDumper:
+    """A list of Integer or Number: lists of plain ints need no call per element."""
+    def dump(value: Any, context: Any) -> tuple[Any, int]:
+        if type(value) is list and value:
+            out = []
+            size = 3 + len(value)
+            for item in value:
+                if type(item) is not int or not -_MAX_EXACT_INT < item < _MAX_EXACT_INT:
+                    break
+                text = str(item)
+                out.append({"N": text})
+                size += _int_size(text, item)
+            else:
+                return {"L": out}, size
+        wire = plain(value, context)
         return (None, 0) if wire is None else (wire, value_size(wire))
     return dump
 

@@ -247,7 +247,7 @@ class Engine:
         the first failure (in argument order) is raised once all have finished.
         """
         level = self.verify if verify is DEFAULT else check_level(verify)
-        items = [WriteItem("save", obj, condition) for obj in self._unique(objs)]
+        items = [WriteItem("save", obj, condition) for obj in _distinct(objs)]
         prepared = self._writes.prepare(items, mode="single", sync=sync, level=level)
         self._writes.send(prepared, self._send_each)
 
@@ -260,7 +260,7 @@ class Engine:
         if sync not in SYNC_DELETE:
             raise InvalidSync(f'delete takes sync=None or "old", not {sync!r}')
         level = self.verify if verify is DEFAULT else check_level(verify)
-        items = [WriteItem("delete", obj, condition) for obj in self._unique(objs)]
+        items = [WriteItem("delete", obj, condition) for obj in _distinct(objs)]
         prepared = self._writes.prepare(items, mode="single", sync=sync, level=level)
         self._writes.send(prepared, self._send_each)
 
@@ -392,3 +392,16 @@ class Engine:
         stream = Stream(model=model, engine=self, **options)
         stream.move_to(position)
         return stream
+
+
+def _distinct(objs: Sequence[Any]) -> list[Any]:
+    """``objs`` without repeats (by identity), in order; the write path checks each one."""
+    if len(objs) == 1:
+        return [objs[0]]
+    seen: set[int] = set()
+    distinct = []
+    for obj in objs:
+        if id(obj) not in seen:
+            seen.add(id(obj))
+            distinct.append(obj)
+    return distinct

@@ -90,12 +90,18 @@ class Runner:
 
         Errors are returned, not raised, so a caller can report exactly what failed and what did not.
         """
+        if len(items) == 1:  # the common single write: no closure, no pool
+            try:
+                return [Outcome(fn(items[0]), None)]
+            except Exception as error:  # reported per item; the caller decides what to raise
+                return [Outcome(None, error)]
+
         def attempt(item: T) -> Outcome[R]:
             try:
                 return Outcome(fn(item), None)
             except Exception as error:  # reported per item; the caller decides what to raise
                 return Outcome(None, error)
-        if len(items) <= 1 or self.max_workers == 1:
+        if not items or self.max_workers == 1:
             return [attempt(item) for item in items]
         return list(self._executor().map(attempt, items))
 

@@ -18,6 +18,7 @@ from .codecs import compile_sized_dumper
 from .conditions import ConditionRenderer
 from .limits import MAX_EXPRESSION_SIZE, MAX_HASH_KEY_SIZE, MAX_ITEM_SIZE, MAX_RANGE_KEY_SIZE
 from .models import compiled
+from .types import String, Type
 
 __all__ = ["FastSave", "SavePlan", "save_plan"]
 
@@ -64,8 +65,8 @@ class SavePlan:
         keys = meta.keys
         # the general path renders columns in dynamo name order; so does the plan, so the names match
         ordered = sorted((c for c in meta.columns if c not in keys), key=lambda c: c.dynamo_name)
-        self.rows = [(c.name, c.dynamo_name, compile_sized_dumper(c.typedef), _text_size(c.dynamo_name))
-                     for c in ordered]
+        self.rows = [(c.name, c.dynamo_name, compile_sized_dumper(c.typedef), _text_size(c.dynamo_name),
+                      _is_plain_string(c.typedef)) for c in ordered]
         self.by_dynamo_name = {c.dynamo_name: c for c in ordered}
         self.expressions: dict[Any, _Expression | None] = {}
 
@@ -88,19 +89,27 @@ class SavePlan:
             written: list[str] = []
             wires: list[Any] = []
             removed: list[str] = []
-            for name, dynamo_name, sized, name_size in self.rows:
-                if name not in columns:
+            every = len(columns) == len(self.rows)  # columns are some of the rows' names: all of them
+            for name, dynamo_name, sized, name_size, plain_string in self.rows:
+                if not every and name not in columns:
                     continue
                 value = values.get(name)
                 if value is None:
                     removed.append(dynamo_name)
                     continue
-                if isinstance(value, Action):
-                    return None
-                wire, value_size = sized(value, context)
-                if wire is None:
-                    removed.append(dynamo_name)
-                    continue
+                if plain_string and type(value) is str and value.isascii():
+                    # the commonest column and value, without a call (what _sized_string does first)
+                    if not value:
+                        removed.append(dynamo_name)
+                        continue
+                    wire, value_size = {"S": value}, len(value)
+                else:
+                    if isinstance(value, Action):
+                        return None
+                    wire, value_size = sized(value, context)
+                    if wire is None:
+                        removed.append(dynamo_name)
+                        continue
                 written.append(dynamo_name)
                 wires.append(wire)
                 size += name_size + value_size
@@ -139,6 +148,11 @@ class SavePlan:
             return None  # the general path raises ExpressionTooLarge
         by_index = {index: ref for ref, index in renderer.attr_values.items()}
         return _Expression(text, renderer.attr_names, tuple(by_index[index] for index in range(len(written))))
+
+
+def _is_plain_string(typedef: Any) -> bool:
+    cls = type(typedef)
+    return cls._dump is Type._dump and cls.dynamo_dump is String.dynamo_dump
 
 
 def save_plan(meta: Any) -> SavePlan:

@@ -253,7 +253,12 @@ class SessionWrapper:
     # ---------------------------------------------------------------------------------------- items
     def save_item(self, item: dict) -> dict | None:
         """UpdateItem; returns the attributes ReturnValues asked for."""
-        return self._dynamodb("UpdateItem", "update_item", **item).get("Attributes")
+        # the request goes to the client as it is (one keyword expansion, not one per layer)
+        try:
+            response: dict = self.dynamodb_client.update_item(**item)
+        except (ClientError, BotoCoreError) as error:
+            raise translate(error, "UpdateItem") from error
+        return response.get("Attributes")
 
     def put_item(self, item: dict) -> dict:
         return self._dynamodb("PutItem", "put_item", **item)

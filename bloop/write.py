@@ -102,6 +102,8 @@ class Prepared:
     extensions: list[Extension]
     sync: str | None = None
     level: str | None = None
+    #: some write is of a model with a version column (bloop.versioning takes part)
+    versioned: bool = False
 
     @property
     def writes(self) -> list[Write]:
@@ -168,13 +170,18 @@ class WritePath:
             allowed = '"new" or "old"' if all(k == "save" for k, _, _ in items) else '"old"'
             raise InvalidSync(f"sync must be None or {allowed}, not {sync!r}")
         writes = []
+        versioned = False
         for kind, obj, condition in items:
             self.check_object(obj)
-            self.check_condition(condition)
+            if condition is not None:
+                self.check_condition(condition)
+            model = type(obj)
             where = synced_with(obj)
-            synced = where is not None and where == self.sync_target(type(obj))
+            synced = where is not None and where == self.sync_target(model)
             writes.append(Write(obj, kind, columns_to_write(obj, kind, synced)))
-        versioning.prepare(writes, [condition for _, _, condition in items], mode, {"engine": self.engine})
+            versioned = versioned or versioning.version_column(model) is not None
+        if versioned:
+            versioning.prepare(writes, [condition for _, _, condition in items], mode, {"engine": self.engine})
         extensions = self.extensions({type(w.obj) for w in writes})
         for extension in extensions:
             extension.prepare(writes)
@@ -188,7 +195,7 @@ class WritePath:
             _fail(writes, error)
             _after_send(extensions, writes)
             raise
-        return Prepared(mode, rendered, extensions, sync, level)
+        return Prepared(mode, rendered, extensions, sync, level, versioned)
 
     def _render(self, write: Write, condition: Condition | None, mode: str, sync: str | None,
                 level: str | None) -> Rendered:
@@ -324,13 +331,17 @@ class WritePath:
             if outcome.error is None and outcome.result is not None and (
                     sync == "old" or (sync == "new" and not level)):
                 images.append((write.obj, outcome.result))
-        versioning.explain(rendered, self.session)
+        versioned = prepared.versioned
+        if versioned:
+            versioning.explain(rendered, self.session)
         # sync images are filled and finished before after_send, which may remove what an old image
         # points at (e.g. the S3 object a save displaced)
         try:
-            self.reads.finish([self.reads.fill(obj, item) for obj, item in images])
+            if images:
+                self.reads.finish([self.reads.fill(obj, item) for obj, item in images])
         finally:
-            _after_send(extensions, writes)
+            if extensions:
+                _after_send(extensions, writes)
         expectations = []
         targets: dict[type, Hashable] = {}
         for r in rendered:
@@ -338,7 +349,8 @@ class WritePath:
             if write.error is not None:
                 continue
             obj = write.obj
-            versioning.settle(write)
+            if versioned:
+                versioning.settle(write)
             if write.kind in ("save", "put"):
                 if r.plain:
                     clear_marks(obj)  # nothing on the object to turn into a value
