@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # The Pythons pyproject.toml declares; `make test-all` runs the suite on each one pyenv has.
 PYTHONS ?= 3.10 3.11 3.12 3.13
 
-.PHONY: demo test test-all wheel lint docs bench clean install
+.PHONY: demo test test-all wheel lint typecheck docs bench clean install
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,10 +22,14 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check bloop tests examples benchmarks
 
+# Settings in pyproject.toml ([tool.mypy]).
+typecheck: $(STAMP)
+	$(BIN)/mypy bloop
+
 docs: $(STAMP)
 	$(BIN)/sphinx-build -q -n -W --keep-going -b html docs docs/_build/html
 
-test: $(STAMP) lint
+test: $(STAMP) lint typecheck
 	$(BIN)/python -m pytest -q tests
 	$(MAKE) docs
 

@@ -19,7 +19,7 @@ from .util import key_identity
 if TYPE_CHECKING:  # pragma: no cover
     from .engine import Engine
     from .session import SessionWrapper
-    from .stream.events import EventBuilder
+    from .stream.events import EventBuilder, StreamEvent
 
 __all__ = ["ReadPath"]
 
@@ -136,7 +136,7 @@ class ReadPath:
         if missing:
             raise MissingObjects("some objects were not found in the read transaction", objects=missing)
 
-    def event(self, builder: EventBuilder, record: dict) -> dict:
+    def event(self, builder: EventBuilder, record: dict) -> StreamEvent:
         """A stream record as an event (:mod:`bloop.stream.events`), its images finished by the extensions."""
         event = builder.build(record)
         images = [image for image in (event["old"], event["new"]) if image is not None]

@@ -1,7 +1,7 @@
 """arrow-aware DateTime and Timestamp: dump any arrow object as UTC, load it back in ``timezone``."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import arrow
 
@@ -13,7 +13,7 @@ __all__ = ["DateTime", "Timestamp"]
 class _ArrowMixin:
     """Converts at the edges and lets the core type do the storing."""
 
-    python_type = arrow.Arrow
+    python_type: ClassVar[Any] = arrow.Arrow  # the core types' own python_type (datetime) is overridden here
 
     def __init__(self, timezone: str = "utc") -> None:
         self.timezone = timezone

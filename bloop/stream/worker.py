@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from ..exceptions import RecordDecodeError, RecordsLost, StreamDisabled
+from .events import StreamEvent
 from .loop import iterate
 
 __all__ = ["Worker", "WorkerResult", "EXIT_OK", "EXIT_FAILED", "EXIT_USAGE", "EXIT_INTERRUPTED"]
@@ -67,7 +68,7 @@ class Worker:
     thread) to end the run after the current record.
     """
 
-    def __init__(self, handler: Callable[[dict], Any], *, model: Any, engine: Any, checkpoint: Any = None,
+    def __init__(self, handler: Callable[[Any], Any], *, model: Any, engine: Any, checkpoint: Any = None,
                  start: Any = "trim_horizon", save_every: int = 1, on_error: str = "stop", on_loss: str = "stop",
                  poll_interval: float = 0.5, max_poll_interval: float | None = 2.0,
                  progress_interval: float = 30.0, exit_when_idle: bool = False) -> None:
@@ -163,7 +164,7 @@ class Worker:
                 return self._result(EXIT_FAILED, "the stream was disabled", error)
         return self._result(EXIT_OK, "caught up" if self._idle else "stopped")
 
-    def _handle(self, stream: Any, event: dict) -> BaseException | None:
+    def _handle(self, stream: Any, event: StreamEvent) -> BaseException | None:
         meta = event["meta"]
         try:
             self.handler(event)
