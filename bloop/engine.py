@@ -51,7 +51,7 @@ class BoundTable:
 
 def _check_client(argument: str, client: Any) -> None:
     """Refuse a boto3 client for another service here, not with an AttributeError at its first use."""
-    from botocore.client import BaseClient  # botocore comes with boto3; test doubles pass unchecked
+    from botocore.client import BaseClient  # type: ignore[import-untyped]  # test doubles pass unchecked
 
     if isinstance(client, BaseClient) and (service := client.meta.service_model.service_name) != argument:
         raise InvalidClient(f"{argument}= got a boto3 client for {service!r}; pass boto3.client({argument!r})")
