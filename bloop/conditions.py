@@ -10,6 +10,7 @@ from typing import Any, Iterable
 
 from .actions import REMOVE, SET, Action
 from .exceptions import InvalidCondition
+from .items import dump_changes
 from .types import short_repr
 
 __all__ = ["Condition", "ComparisonMixin", "Proxy", "render", "ConditionRenderer"]
@@ -516,8 +517,6 @@ def render(engine: Any, obj: Any = None, condition: Condition | None = None, upd
            filter: Condition | None = None, projection: Iterable | None = None,
            key: Condition | None = None) -> dict[str, Any]:
     """Render the named expressions into request parameters (bloop's ``render`` signature)."""
-    from .models import dump_changes  # late: models imports this module
-
     renderer = ConditionRenderer(engine)
     renderer.condition_expression("KeyConditionExpression", key)
     renderer.condition_expression("ConditionExpression", condition)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from .conditions import Condition, conditions_and
 from .exceptions import ConstraintViolation, InvalidBatch, InvalidModel, VersionConflict
+from .items import _dump
 from .util import key_repr
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -54,7 +55,6 @@ def version_column(model: Any) -> Any:
 
 def prepare(writes: Sequence[Write], conditions: Sequence[Condition | None], mode: str, context: Any) -> None:
     """AND the version check onto each versioned write and store the next version (pure; before rendering)."""
-    from .models import _dump
     for write, condition in zip(writes, conditions):
         model = type(write.obj)
         column = version_column(model)
