@@ -267,7 +267,7 @@ def run(n_save: int = N_SAVE, n_load: int = N_LOAD, query_pages: int = N_QUERY_P
          lambda: lambda: raw_query(client, PARTITION), repeats, ""),
     ]
     if n_load_big:
-        workloads.insert(2, (f"load {n_load_big} in one call", n_load_big, 1.0, big_bloop, big_raw, repeats_big,
+        workloads.insert(2, (f"load {n_load_big} in one call", n_load_big, None, big_bloop, big_raw, repeats_big,
                              "the garbage collector's share shows at this size"))
     results: list[Result] = []
     with patched(canned_service(records, query_count)):
