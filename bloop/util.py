@@ -58,7 +58,8 @@ def key_identity(key: dict) -> tuple:
     B10). Numbers compare by value: bloop sends ``1E+50`` where DynamoDB answers with fifty zeros, and
     ``Decimal`` equality and hashing are numeric. One flat tuple ``(name, tag, value, ...)`` in name
     order: it runs for every key asked and every item read back, and at 10,000 keys a call each
-    container it allocates is work for the garbage collector.
+    container it allocates is work for the garbage collector. Any other attributes work too (what
+    ``verify`` compares): documents by their elements' identities, sets in any order.
     """
     if len(key) == 1:
         return item_key_identity(key, key)
@@ -70,8 +71,22 @@ def item_key_identity(item: dict, names: Iterable[str]) -> tuple:
     parts: list = []
     for name in names:
         for tag, inner in item[name].items():
-            parts += (name, tag, Decimal(inner) if tag == "N" else inner)
+            parts += (name, tag, Decimal(inner) if tag == "N" else inner if tag in _PLAIN else _inner(tag, inner))
     return tuple(parts)
+
+
+_PLAIN = frozenset({"S", "B", "BOOL", "NULL"})
+
+
+def _inner(tag: str, inner: Any) -> Any:
+    """The identity of a document or set's contents (DynamoDB answers set members in any order)."""
+    if tag == "M":
+        return key_identity(inner)
+    if tag == "L":
+        return tuple(key_identity({"": value}) for value in inner)
+    if tag == "NS":
+        return frozenset(map(Decimal, inner))
+    return frozenset(inner)  # SS, BS
 
 
 def backoff(timeout: float, first: float, cap: float) -> Iterator[float]:

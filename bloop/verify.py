@@ -61,14 +61,24 @@ def read_back(session: SessionWrapper, expectations: list[Expectation]) -> dict[
     return session.get_items(((e.table_name, e.key) for e in expectations), consistent=True)
 
 
+def _same(found: dict | None, sent: dict | None) -> bool:
+    """Wire values compare by meaning: DynamoDB answers numbers in plain notation (``1E+50`` as fifty zeros)."""
+    if found == sent:
+        return True
+    return found is not None and sent is not None and key_identity({"": found}) == key_identity({"": sent})
+
+
 def _item_problem(expectation: Expectation, item: dict | None) -> str | None:
     if expectation.deleted:
         return None if item is None else f"deleted, but the item is still there: {item}"
     if item is None:
         return "saved, but no item was found"
     if expectation.whole_item:
-        return None if item == expectation.attributes else f"expected {expectation.attributes}, found {item}"
-    wrong = {name: item.get(name) for name, value in expectation.attributes.items() if item.get(name) != value}
+        if item == expectation.attributes or key_identity(item) == key_identity(expectation.attributes):
+            return None
+        return f"expected {expectation.attributes}, found {item}"
+    wrong = {name: item.get(name) for name, value in expectation.attributes.items()
+             if not _same(item.get(name), value)}
     if wrong:
         wanted = {name: expectation.attributes[name] for name in wrong}
         return f"expected {wanted}, found {wrong}"
@@ -133,7 +143,7 @@ def _run_check(session: SessionWrapper, check: IndexCheck) -> bool:
     while True:
         response = session.query_items(request)
         for item in response.get("Items", []):
-            if all(item.get(k) == v for k, v in expectation.key.items()):
+            if all(_same(item.get(k), v) for k, v in expectation.key.items()):
                 match = item
                 break
         if match is not None or not response.get("LastEvaluatedKey"):

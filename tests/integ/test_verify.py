@@ -1,7 +1,9 @@
 """Post-conditions over HTTP; index lag is scripted by a client wrapper (moto is immediately consistent)."""
+from decimal import Decimal
+
 import pytest
 
-from bloop import BaseModel, Column, GlobalSecondaryIndex, Integer, MissingObjects, String
+from bloop import BaseModel, Column, GlobalSecondaryIndex, Integer, List, Map, MissingObjects, Number, Set, String
 from bloop.exceptions import InvalidVerification, VerificationFailed, VerificationTimeout
 from bloop.session import RetryPolicy
 from bloop.testing import unique_prefix
@@ -236,3 +238,72 @@ def test_batch_delete_times_out_while_the_old_entry_stays(lagging):
     with pytest.raises(VerificationTimeout, match="still listed"):
         with engine.batch(verify="indexes") as batch:
             batch.delete(player)
+
+
+class Reading(BaseModel):
+    id = Column(Number, hash_key=True)
+    value = Column(Number)
+    values = Column(Set(Number))
+    doc = Column(Map(n=Number, ns=List(Number)))
+    by_value = GlobalSecondaryIndex(projection="all", hash_key="value")
+
+
+def _plain(wire):
+    """DynamoDB's form of a wire value it answers with: numbers in plain notation, set members in any order."""
+    ((tag, inner),) = wire.items()
+    if tag == "N":
+        return {"N": format(Decimal(inner), "f")}
+    if tag == "NS":
+        return {"NS": [format(Decimal(v), "f") for v in reversed(inner)]}
+    if tag == "M":
+        return {"M": {name: _plain(value) for name, value in inner.items()}}
+    if tag == "L":
+        return {"L": [_plain(value) for value in inner]}
+    return wire
+
+
+class PlainNumbers(LaggingIndex):
+    """Reads answer numbers the way DynamoDB does (``1E+50`` as fifty zeros); moto echoes the text it was sent.
+
+    ``before_read(real_client)``, when set, writes something first (another writer).
+    """
+
+    before_read = None
+
+    def batch_get_item(self, **request):
+        if self.before_read:
+            self.before_read(self._client)
+        response = super().batch_get_item(**request)
+        for items in response["Responses"].values():
+            items[:] = [{name: _plain(value) for name, value in item.items()} for item in items]
+        return response
+
+    def query(self, **request):
+        response = super().query(**request)
+        response["Items"] = [{name: _plain(value) for name, value in item.items()} for item in response["Items"]]
+        return response
+
+
+def test_numbers_read_back_in_plain_notation_verify(lagging):
+    """bloop sends ``1E+50`` (DynamoDB's canonical text); the read-back's fifty zeros are the same number."""
+    engine, client = lagging(verify_timeout=2)
+    engine.bind(Reading)
+    engine.session.dynamodb_client = plain = PlainNumbers(client._client)
+    big = Decimal("1E+50")
+    reading = Reading(id=big, value=big, values={big, Decimal("1E-50"), Decimal(2)},
+                      doc={"n": big, "ns": [big, Decimal("1.5")]})
+    with engine.batch(verify="item") as batch:  # a whole-item put: the item must be exactly what was sent
+        batch.save(reading)
+    reading.value = Decimal("2E+50")
+    engine.save(reading, verify="indexes")  # the changed attributes, then the index entry under its new key
+    assert plain.batch_gets == 2 and plain.index_queries >= 1
+
+    def change_value(real):  # another writer: a different number is still a mismatch
+        real.update_item(TableName=engine.table_name(Reading), Key={"id": {"N": "1E+50"}},
+                         UpdateExpression="SET #v = :v", ExpressionAttributeNames={"#v": "value"},
+                         ExpressionAttributeValues={":v": {"N": "3E+50"}})
+
+    plain.before_read = change_value
+    reading.value = Decimal("4E+50")
+    with pytest.raises(VerificationFailed, match="value"):
+        engine.save(reading, verify="item")
