@@ -25,7 +25,7 @@ import threading
 import weakref
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Generic, Iterable, NamedTuple, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Generic, Iterable, Iterator, Sequence, TypeVar
 
 if TYPE_CHECKING:  # pragma: no cover
     from .conditions import Condition
@@ -62,11 +62,19 @@ class Write:
     state: dict[str, Any] = field(default_factory=dict)
 
 
-class Outcome(NamedTuple, Generic[R]):
-    """What one call of :meth:`Runner.run_all` gave: a result, or the error it raised."""
+@dataclass(frozen=True)
+class Outcome(Generic[R]):
+    """What one call of :meth:`Runner.run_all` gave: a result, or the error it raised.
+
+    A frozen dataclass that unpacks like ``(result, error)``, not a NamedTuple: a generic NamedTuple
+    needs Python 3.11, and 3.10 is supported.
+    """
 
     result: R | None
     error: BaseException | None
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter((self.result, self.error))
 
 
 class Runner:
