@@ -20,6 +20,7 @@ from .exceptions import (
 )
 from .extensions import Extension, ExtensionContext, Outcome, Registry, Runner
 from .models import BaseModel, check_name
+from .polymorphism import table_model, with_family
 from .read import ReadPath
 from .search import QueryIterator, ScanIterator, Search
 from .session import RetryPolicy, SessionWrapper
@@ -111,7 +112,7 @@ class Engine:
 
     # ------------------------------------------------------------------------------------ binding
     def _compute_table_name(self, model: Any) -> str:
-        name = self._table_name(model)
+        name = self._table_name(table_model(model))  # a single table's members use their base's name
         if not isinstance(name, str) or not name:
             raise InvalidTemplate(f"table_name_template returned {name!r} for {model.__name__}; it must be a str")
         return check_name(f"{model.__name__}: the table name", name)
@@ -120,7 +121,7 @@ class Engine:
         """Create or check the tables of ``model`` and every concrete subclass, then bind them to this engine."""
         if not (isinstance(model, type) and issubclass(model, BaseModel)):
             raise InvalidModel(f"bind takes a BaseModel subclass, not {model!r}")
-        found: list[Any] = [model, *walk_subclasses(model)]
+        found: list[Any] = with_family([model, *walk_subclasses(model)])
         models = [m for m in found if not m.Meta.abstract]
         for m in models:
             signals.before_create_table.send(self, engine=self, model=m)
@@ -132,11 +133,13 @@ class Engine:
                 table_name = names[m]
                 if table_name not in created and self.session.create_table(create_table_request(table_name, m)):
                     created.add(table_name)
+            enabled: set[str] = set()
             descriptions = {name: self._wait_until(name, partial(self._table_problems, name))
                             for name in set(names.values())}
             for m in models:
                 table_name = names[m]
-                if table_name in created:
+                if table_name in created and table_name not in enabled:
+                    enabled.add(table_name)  # once per table: single-table models share one
                     self._enable_extras(m, table_name)
                 description = descriptions[table_name]
                 # TTL and backups that this bind just asked for are awaited below, not compared

@@ -27,6 +27,7 @@ from .items import dump_item as dump_item
 from .items import dump_key as dump_key
 from .items import load_error as load_error
 from .items import unpack_from_dynamodb as unpack_from_dynamodb
+from .polymorphism import finish_subclass, prepare_subclass, setup_discriminator
 from .tracking import _mark as _mark
 from .tracking import clear_marks as clear_marks
 from .tracking import marked as marked
@@ -303,6 +304,9 @@ class IMeta:
     lsis: set
     projection: dict
     version: Any
+    discriminator: Any
+    discriminator_value: str | None
+    family: Any
 
 
 def _resolve_column(model: Any, ref: Any, what: str) -> Column:
@@ -319,7 +323,8 @@ META_OPTIONS = ("abstract", "table_name", "read_units", "write_units", "billing"
                 "backups", "init")
 # what setup_model computes onto Meta (a refresh sees them again)
 _META_COMPUTED = frozenset({"model", "hash_key", "range_key", "keys", "columns", "columns_by_name",
-                            "columns_by_dynamo_name", "indexes", "gsis", "lsis", "projection", "version"})
+                            "columns_by_dynamo_name", "indexes", "gsis", "lsis", "projection", "version",
+                            "discriminator", "discriminator_value", "family"})
 
 
 def _check_meta_options(cls: Any, meta: Any) -> None:
@@ -428,6 +433,7 @@ def setup_model(cls: Any) -> None:
         meta.columns_by_dynamo_name[column.dynamo_name] = column
     meta.keys = {c for c in (meta.hash_key, meta.range_key) if c is not None}
     setup_version(cls, meta)
+    setup_discriminator(cls, meta)
     if not meta.abstract and meta.hash_key is None:
         raise InvalidModel(
             f"{cls.__name__} has no hash key; mark one column Column(..., hash_key=True) "
@@ -649,7 +655,8 @@ class BaseModel:
                 if value is not missing:
                     setattr(self, name, value)
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
+    def __init_subclass__(cls, discriminator: str | None = None, **kwargs: Any) -> None:
+        """``class Dog(Animal, discriminator="dog")`` declares a member of a single table (bloop.polymorphism)."""
         super().__init_subclass__(**kwargs)
         if cls.__hash__ is None:  # type: ignore[comparison-overlap]
             # defining __eq__ (here or in a mixin) sets __hash__ to None; models stay hashable, as in bloop
@@ -657,7 +664,12 @@ class BaseModel:
                 if base.__dict__.get("__hash__") is not None:
                     cls.__hash__ = base.__dict__["__hash__"]  # type: ignore[method-assign]
                     break
+        if discriminator is not None:
+            prepare_subclass(cls, discriminator)
         setup_model(cls)
+        if discriminator is not None:
+            finish_subclass(cls)
+        cls.Meta._created = True  # a class whose declaration raised stays in __subclasses__: bind skips it
         signals.model_created.send(None, model=cls)
 
     def __repr__(self) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable, Hashable, Iterable, Sequence, TypeVar
 
-from . import signals
+from . import polymorphism, signals
 from .exceptions import MissingObjects
 from .extensions import Extension
 from .limits import check_key
@@ -45,7 +45,12 @@ class ReadPath:
         return unpack_from_dynamodb(attrs=item, expected=expected, obj=obj, context=self.context)
 
     def new(self, model: type[M], item: dict, expected: Iterable[Column] | None = None) -> M:
-        """A new instance of ``model`` (``Meta.init``) filled from a wire item."""
+        """A new instance of ``model`` (``Meta.init``) filled from a wire item.
+
+        For a single-table model the instance is of the class the item's discriminator names.
+        """
+        if model.Meta.family is not None:
+            model, expected = polymorphism.resolve(model, item, expected)
         return unpack_from_dynamodb(attrs=item, expected=expected, model=model, context=self.context)
 
     # -------------------------------------------------------------------------------------- finish

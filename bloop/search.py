@@ -7,6 +7,7 @@ from typing import Any, Generic, Iterator, TypeVar
 from .conditions import And, BeginsWith, Between, Comparison, Condition, ConditionRenderer
 from .exceptions import ConstraintViolation, InvalidPosition, InvalidSearch
 from .models import BaseModel, Index, LocalSecondaryIndex
+from .polymorphism import search_filter
 
 __all__ = ["Search", "QueryIterator", "ScanIterator", "search_target"]
 
@@ -88,6 +89,7 @@ class Search:
             key_columns = set()
         if filter is not None and not isinstance(filter, Condition):
             raise InvalidSearch(f"filter must be a condition, not {filter!r}")
+        filter = search_filter(self.model, self.index, filter)  # a single-table member finds only its items
         self.filter = filter
         for column in (filter.iter_columns() if filter else ()):
             if column not in self.available:
@@ -112,7 +114,7 @@ class Search:
             if not self.projected:
                 raise InvalidSearch("projection needs at least one column, or 'all' / 'count'")
         # the keys are always fetched (see _render), so results can be saved or loaded again
-        keys = self.model.Meta.keys | (self.index.keys if self.index is not None else set())
+        keys = self._always_fetched()
         self.unpacked = self.projected if self.projected is None or keys <= self.projected else (
             set(self.projected) | keys)
         self.forward = forward
@@ -144,7 +146,7 @@ class Search:
             request["Select"] = "COUNT"
         elif self._narrows():
             # keys are always fetched so that ``token`` works whatever was projected (bloop bug B11)
-            keys = self.model.Meta.keys | (self.index.keys if self.index is not None else set())
+            keys = self._always_fetched()
             renderer.projection_expression(set(self.projected) | keys)
             request["Select"] = "SPECIFIC_ATTRIBUTES"
         request.update(renderer.output)
@@ -155,6 +157,14 @@ class Search:
         if self.parallel is not None:
             request["Segment"], request["TotalSegments"] = self.parallel
         return request
+
+    def _always_fetched(self) -> set:
+        """The keys, and a single-table model's discriminator (which picks each item's class) when available."""
+        keys = self.model.Meta.keys | (self.index.keys if self.index is not None else set())
+        discriminator = self.model.Meta.discriminator
+        if discriminator is not None and discriminator in self.available:
+            keys = keys | {discriminator}
+        return keys
 
     def _narrows(self) -> bool:
         """Whether a ProjectionExpression would leave anything out.
@@ -167,7 +177,7 @@ class Search:
             return True
         return self.index is not None and self.index.projection["mode"] != "all"
 
-    def prepare(self) -> SearchIterator:
+    def prepare(self) -> SearchIterator[Any]:
         cls = QueryIterator if self.mode == "query" else ScanIterator
         return cls(self)
 

@@ -6,8 +6,8 @@ versioned item is there. A delete at version N needs the stored version to be N.
 on the object only after the write succeeded, so a stale write changes nothing, locally or remotely,
 and raises :exc:`VersionConflict`.
 
-These are the write path's own steps (:mod:`bloop.write` calls :func:`prepare`, :func:`explain`
-and :func:`settle`), not an extension: every engine applies them, to save, delete and transactions
+These are the write path's own steps (``bloop.write`` calls ``prepare``, ``explain`` and
+``settle``), not an extension: every engine applies them, to save, delete and transactions
 alike. A BatchWriteItem can't carry a condition, so a batch refuses versioned models.
 """
 from __future__ import annotations
@@ -30,21 +30,26 @@ __all__ = ["VersionConflict", "setup_version", "version_column"]  # VersionConfl
 STATE = "bloop.version"
 
 
+def flagged_column(cls: Any, meta: Any, flag: str, role: str) -> Any:
+    """The one column marked ``flag=True`` (None if none); InvalidModel for two, or for a key column."""
+    found = sorted((c for c in meta.columns if getattr(c, flag, False)), key=lambda c: c.name)
+    if len(found) > 1:
+        raise InvalidModel(f"{cls.__name__}: {found[0].name!r} and {found[1].name!r} are both marked {flag}=True; "
+                           f"a model has at most one {role} column")
+    column = found[0] if found else None
+    if column is not None and column in meta.keys:
+        raise InvalidModel(f"{cls.__name__}.{column.name}: a key column can't be the {role} column; "
+                           f"mark a separate Column(..., {flag}=True)")
+    return column
+
+
 def setup_version(cls: Any, meta: Any) -> None:
     """Find and check the model's version column (``meta.version``); InvalidModel for a bad declaration."""
     from .types import Number
-    found = sorted((c for c in meta.columns if getattr(c, "version", False)), key=lambda c: c.name)
-    if len(found) > 1:
-        raise InvalidModel(f"{cls.__name__}: {found[0].name!r} and {found[1].name!r} are both marked version=True; "
-                           "a model has at most one version column")
-    column = found[0] if found else None
-    if column is not None:
-        if column in meta.keys:
-            raise InvalidModel(f"{cls.__name__}.{column.name}: a key column can't be the version column; "
-                               "mark a separate Column(Integer, version=True)")
-        if not isinstance(column.typedef, Number):
-            raise InvalidModel(f"{cls.__name__}.{column.name}: the version column must be Integer or Number, "
-                               f"not {column.typedef!r}")
+    column = flagged_column(cls, meta, "version", "version")
+    if column is not None and not isinstance(column.typedef, Number):
+        raise InvalidModel(f"{cls.__name__}.{column.name}: the version column must be Integer or Number, "
+                           f"not {column.typedef!r}")
     meta.version = column
 
 

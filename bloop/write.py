@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterable, NamedTuple, Sequence
 
-from . import signals, versioning
+from . import polymorphism, signals, versioning
 from .actions import REMOVE, SET, Action
 from .conditions import Condition, ConditionRenderer, conditions_and
 from .exceptions import InvalidBatch, InvalidCondition, InvalidModel, InvalidSync, InvalidTransaction
@@ -104,6 +104,8 @@ class Prepared:
     level: str | None = None
     #: some write is of a model with a version column (bloop.versioning takes part)
     versioned: bool = False
+    #: some write is of a single-table member (bloop.polymorphism stores its discriminator)
+    polymorphic: bool = False
 
     @property
     def writes(self) -> list[Write]:
@@ -170,7 +172,7 @@ class WritePath:
             allowed = '"new" or "old"' if all(k == "save" for k, _, _ in items) else '"old"'
             raise InvalidSync(f"sync must be None or {allowed}, not {sync!r}")
         writes = []
-        versioned = False
+        versioned = polymorphic = False
         for kind, obj, condition in items:
             self.check_object(obj)
             if condition is not None:
@@ -180,8 +182,11 @@ class WritePath:
             synced = where is not None and where == self.sync_target(model)
             writes.append(Write(obj, kind, columns_to_write(obj, kind, synced)))
             versioned = versioned or versioning.version_column(model) is not None
+            polymorphic = polymorphic or model.Meta.discriminator_value is not None
         if versioned:
             versioning.prepare(writes, [condition for _, _, condition in items], mode, {"engine": self.engine})
+        if polymorphic:
+            polymorphism.prepare(writes, {"engine": self.engine})
         extensions = self.extensions({type(w.obj) for w in writes})
         for extension in extensions:
             extension.prepare(writes)
@@ -195,7 +200,7 @@ class WritePath:
             _fail(writes, error)
             _after_send(extensions, writes)
             raise
-        return Prepared(mode, rendered, extensions, sync, level, versioned)
+        return Prepared(mode, rendered, extensions, sync, level, versioned, polymorphic)
 
     def _render(self, write: Write, condition: Condition | None, mode: str, sync: str | None,
                 level: str | None) -> Rendered:
@@ -351,6 +356,8 @@ class WritePath:
             obj = write.obj
             if versioned:
                 versioning.settle(write)
+            if prepared.polymorphic:
+                polymorphism.settle(write)
             if write.kind in ("save", "put"):
                 if r.plain:
                     clear_marks(obj)  # nothing on the object to turn into a value

@@ -82,17 +82,25 @@ class EventBuilder:
         loaders = {dynamo_name: load for _, dynamo_name, load in self.rows}
         self.key_rows = [(c.name, c.dynamo_name, loaders[c.dynamo_name]) for c in meta.keys]
         self.context = {"engine": engine}
+        #: a single-table model's images are built as the class their discriminator names
+        self.family = meta.family
 
     def _image(self, image: dict) -> Any:
-        obj = self.init()
+        meta, init, rows = self.model.Meta, self.init, self.rows
+        if self.family is not None:
+            cls = self.family.resolve(image)
+            if cls is not self.model:
+                meta = cls.Meta
+                init, rows = meta.init, compiled(meta).rows
+        obj = init()
         values = obj.__dict__
         context = self.context
         get = image.get
         try:
-            for name, dynamo_name, load in self.rows:
+            for name, dynamo_name, load in rows:
                 values[name] = load(get(dynamo_name), context)
         except (KeyError, TypeError, ValueError, ArithmeticError) as error:
-            raise load_error(self.model.Meta, image, context, error) from error
+            raise load_error(meta, image, context, error) from error
         if object_loaded.receivers:
             object_loaded.send(self.engine, engine=self.engine, obj=obj)
         return obj

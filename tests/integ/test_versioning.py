@@ -6,6 +6,7 @@ import pytest
 
 from bloop import BaseModel, Column, ConstraintViolation, Integer, Number, String, VersionConflict
 from bloop.exceptions import InvalidBatch, InvalidModel, TransactionCanceled
+from tests.integ.calls import counting_requests
 
 
 class Doc(BaseModel):
@@ -31,12 +32,6 @@ def bound(engine):
 def raw(engine, model, key):
     return engine.session.dynamodb_client.get_item(
         TableName=engine.table_name(model), Key=key, ConsistentRead=True).get("Item")
-
-
-def count_requests(engine):
-    sent = []
-    engine.session.dynamodb_client.meta.events.register("before-send.*", lambda **kw: sent.append(kw))
-    return sent
 
 
 # ------------------------------------------------------------------------------------ declaration
@@ -178,13 +173,13 @@ def test_transaction_applies_the_version_rules(bound):
 
 
 def test_batch_refuses_versioned_models_before_any_call(bound):
-    sent = count_requests(bound)
-    with pytest.raises(InvalidBatch, match="version column"):
-        with bound.batch() as batch:
-            batch.save(Doc(id="b1", body="x"))
-    with pytest.raises(InvalidBatch, match="version column"):
-        with bound.batch() as batch:
-            batch.delete(Doc(id="b1", version=1))
+    with counting_requests(bound.session.dynamodb_client) as sent:
+        with pytest.raises(InvalidBatch, match="version column"):
+            with bound.batch() as batch:
+                batch.save(Doc(id="b1", body="x"))
+        with pytest.raises(InvalidBatch, match="version column"):
+            with bound.batch() as batch:
+                batch.delete(Doc(id="b1", version=1))
     assert sent == []
 
 

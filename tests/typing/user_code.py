@@ -85,3 +85,21 @@ def use(engine: Engine, user: User) -> None:
     user.tags = ["a"]  # E: assignment
     user.id = 7  # E: assignment
     user.joined = "2026-01-01"  # E: assignment
+
+
+class Animal(BaseModel):
+    id = Column(String, hash_key=True)
+    kind = Column(String, discriminator=True)
+
+
+class Dog(Animal, discriminator="dog"):
+    bark = Column(Integer)
+    version = Column(Integer, version=True)
+
+
+def use_single_table(engine: Engine) -> None:
+    for animal in engine.scan(Animal):
+        reveal_type(animal)
+    for dog in engine.scan(Dog, filter=Dog.bark > 1):
+        reveal_type(dog)
+    reveal_type(engine.query(Dog, key=Dog.id == "d1").first())

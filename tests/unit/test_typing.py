@@ -40,6 +40,9 @@ REVEALED = [
     ("user_code.User", "User"),
     ("str", "str"),
     ("datetime.datetime", "datetime"),
+    ("user_code.Animal", "Animal"),
+    ("user_code.Dog", "Dog"),
+    ("user_code.Dog", "Dog"),
 ]
 
 
