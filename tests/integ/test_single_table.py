@@ -132,8 +132,11 @@ def test_bind_base_creates_one_table_and_binds_every_member(bound):
     names = {model: bound.table_name(model) for model in (Animal, Dog, Cat, Puppy)}
     assert len(set(names.values())) == 1
     prefix = names[Animal][:-len("Animal")]
-    tables = bound.session.dynamodb_client.list_tables()["TableNames"]
-    assert [t for t in tables if t.startswith(prefix)] == [names[Animal]]
+    client = bound.session.dynamodb_client
+    assert client.describe_table(TableName=names[Animal])["Table"]["TableStatus"] == "ACTIVE"
+    for member in ("Dog", "Cat", "Puppy"):  # no table of their own
+        with pytest.raises(client.exceptions.ResourceNotFoundException):
+            client.describe_table(TableName=prefix + member)
 
 
 def test_a_refused_declaration_is_never_bound(engine):
