@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from .conditions import Condition, conditions_and
 from .exceptions import InvalidModel, InvalidSearch
+from .items import _dump
 from .versioning import flagged_column
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -169,7 +170,6 @@ def table_model(model: Any) -> Any:
 # ------------------------------------------------------------------------------------------ writes
 def prepare(writes: Sequence[Write], context: Any) -> None:
     """Every save of a member stores its discriminator value, whatever the object holds (pure)."""
-    from .models import _dump
     for write in writes:
         meta = type(write.obj).Meta
         value = getattr(meta, "discriminator_value", None)
